@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Full test suite: installs what it needs, then lints, builds for bare metal, and tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+# --- tools -------------------------------------------------------------------------------
+if ! command -v mosquitto >/dev/null 2>&1 && [ ! -x /usr/sbin/mosquitto ]; then
+    step "installing mosquitto"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq mosquitto mosquitto-clients >/dev/null
+fi
+TARGETS=(thumbv6m-none-eabi thumbv7em-none-eabihf riscv32imc-unknown-none-elf)
+installed=$(rustup target list --installed)
+for t in "${TARGETS[@]}"; do
+    grep -qx "$t" <<<"$installed" || rustup target add "$t"
+done
+rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
+rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
+
+# --- hygiene -----------------------------------------------------------------------------
+step "cargo fmt --check"
+cargo fmt --all -- --check
+step "cargo clippy (all targets, all features)"
+cargo clippy --locked --all-targets --all-features -- -D warnings
+step "cargo doc (warnings denied)"
+RUSTDOCFLAGS="-D warnings" cargo doc --locked --no-deps --all-features
+
+# --- no_std proof ------------------------------------------------------------------------
+for t in "${TARGETS[@]}"; do
+    step "no_std build for $t"
+    cargo build --locked --lib --no-default-features --target "$t"
+    cargo build --locked --lib --no-default-features --features defmt --target "$t"
+done
+
+# --- tests -------------------------------------------------------------------------------
+step "cargo test (no default features)"
+cargo test --locked --no-default-features
+step "cargo test (all features)"
+cargo test --locked --all-features

@@ -1,0 +1,50 @@
+//! CONNACK (3.2).
+
+use crate::error::{DecodeError, EncodeError};
+use crate::types::ConnectReturnCode;
+use crate::wire::{self, Out, PResult, fail};
+
+/// A CONNACK packet: the server's answer to CONNECT.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct ConnAck {
+    /// Whether the server resumed a stored session (3.2.2.2).
+    pub session_present: bool,
+    /// Accepted, or why not.
+    pub code: ConnectReturnCode,
+}
+
+impl ConnAck {
+    pub(crate) fn parse(i: &[u8]) -> PResult<'_, Self> {
+        let (i, flags) = wire::u8(i)?;
+        if flags & 0xfe != 0 {
+            return fail(DecodeError::ReservedConnAckFlags(flags));
+        }
+        let (i, code) = wire::u8(i)?;
+        let Some(code) = ConnectReturnCode::from_u8(code) else {
+            return fail(DecodeError::InvalidConnectReturnCode(code));
+        };
+        let session_present = flags & 0x01 != 0;
+        if session_present && code != ConnectReturnCode::Accepted {
+            return fail(DecodeError::SessionPresentOnRefusal);
+        }
+        Ok((
+            i,
+            Self {
+                session_present,
+                code,
+            },
+        ))
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), EncodeError> {
+        if self.session_present && self.code != ConnectReturnCode::Accepted {
+            return Err(EncodeError::SessionPresentOnRefusal);
+        }
+        Ok(())
+    }
+
+    pub(crate) fn write<O: Out>(&self, o: &mut O) -> Result<(), O::Error> {
+        o.put(&[u8::from(self.session_present), self.code.as_u8()])
+    }
+}

@@ -1,0 +1,210 @@
+//! CONNECT (3.1) and its last-will payload.
+
+use crate::error::{DecodeError, EncodeError};
+use crate::topic::TopicName;
+use crate::types::QoS;
+use crate::wire::{self, MAX_FIELD_LEN, Out, PResult, fail};
+
+const PROTOCOL_NAME: &[u8] = b"MQTT";
+const PROTOCOL_LEVEL: u8 = 4;
+
+/// The will message the server publishes if the client vanishes without DISCONNECT (3.1.2.5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct LastWill<'a> {
+    /// Topic the will is published to ([MQTT-3.1.3-10]).
+    pub topic: TopicName<'a>,
+    /// Will payload: binary, 0 to 65,535 bytes.
+    pub message: &'a [u8],
+    /// QoS of the will publication.
+    pub qos: QoS,
+    /// Whether the will is published as a retained message.
+    pub retain: bool,
+}
+
+/// A CONNECT packet: the first packet a client sends ([MQTT-3.1.0-1]).
+///
+/// Always encoded with protocol name `MQTT` and level 4; the decoder rejects anything else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Connect<'a> {
+    /// Discard any previous session and start a new one (3.1.2.4).
+    pub clean_session: bool,
+    /// Keep-alive interval in seconds; 0 disables keep-alive (3.1.2.10).
+    pub keep_alive: u16,
+    /// Client identifier; may be empty only with `clean_session` ([MQTT-3.1.3-7]).
+    pub client_id: &'a str,
+    /// Optional will message.
+    pub will: Option<LastWill<'a>>,
+    /// Optional user name.
+    pub username: Option<&'a str>,
+    /// Optional password (binary); requires a user name ([MQTT-3.1.2-22]).
+    pub password: Option<&'a [u8]>,
+}
+
+impl<'a> Connect<'a> {
+    pub(crate) fn parse(i: &'a [u8]) -> PResult<'a, Self> {
+        let (i, name) = wire::binary(i)?;
+        if name != PROTOCOL_NAME {
+            return fail(DecodeError::InvalidProtocolName);
+        }
+        let (i, level) = wire::u8(i)?;
+        if level != PROTOCOL_LEVEL {
+            return fail(DecodeError::UnsupportedProtocolLevel(level));
+        }
+        let (i, flags) = wire::u8(i)?;
+        if flags & 0x01 != 0 {
+            return fail(DecodeError::ReservedConnectFlag);
+        }
+        let clean_session = flags & 0x02 != 0;
+        let has_will = flags & 0x04 != 0;
+        let will_qos = (flags >> 3) & 0x03;
+        let will_retain = flags & 0x20 != 0;
+        let has_password = flags & 0x40 != 0;
+        let has_username = flags & 0x80 != 0;
+        if !has_will && (will_qos != 0 || will_retain) {
+            return fail(DecodeError::WillFlagsWithoutWill);
+        }
+        let Some(will_qos) = QoS::from_u8(will_qos) else {
+            return fail(DecodeError::InvalidWillQos);
+        };
+        if has_password && !has_username {
+            return fail(DecodeError::PasswordWithoutUserName);
+        }
+        let (mut i, keep_alive) = wire::u16(i)?;
+        // [MQTT-3.1.3-1] payload order: client id, will topic, will message, user name, password.
+        let client_id;
+        (i, client_id) = wire::string(i)?;
+        let mut will = None;
+        if has_will {
+            let (rest, topic) = wire::string(i)?;
+            let topic = TopicName::new(topic).or_else(|e| fail(e.into()))?;
+            let (rest, message) = wire::binary(rest)?;
+            i = rest;
+            will = Some(LastWill {
+                topic,
+                message,
+                qos: will_qos,
+                retain: will_retain,
+            });
+        }
+        let mut username = None;
+        if has_username {
+            let (rest, u) = wire::string(i)?;
+            i = rest;
+            username = Some(u);
+        }
+        let mut password = None;
+        if has_password {
+            let (rest, p) = wire::binary(i)?;
+            i = rest;
+            password = Some(p);
+        }
+        Ok((
+            i,
+            Self {
+                clean_session,
+                keep_alive,
+                client_id,
+                will,
+                username,
+                password,
+            },
+        ))
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), EncodeError> {
+        check_str(self.client_id)?;
+        if self.client_id.is_empty() && !self.clean_session {
+            return Err(EncodeError::EmptyClientIdWithoutCleanSession);
+        }
+        if let Some(w) = &self.will {
+            check_len(w.topic.len())?;
+            check_len(w.message.len())?;
+        }
+        if let Some(u) = self.username {
+            check_str(u)?;
+        }
+        if let Some(p) = self.password {
+            if self.username.is_none() {
+                return Err(EncodeError::PasswordWithoutUserName);
+            }
+            check_len(p.len())?;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn remaining_len(&self) -> usize {
+        // protocol name (2 + 4) + level + flags + keep alive + client id
+        let mut n = 10 + 2 + self.client_id.len();
+        if let Some(w) = &self.will {
+            n = n
+                .saturating_add(4 + w.topic.len())
+                .saturating_add(w.message.len());
+        }
+        if let Some(u) = self.username {
+            n = n.saturating_add(2 + u.len());
+        }
+        if let Some(p) = self.password {
+            n = n.saturating_add(2 + p.len());
+        }
+        n
+    }
+
+    fn flags(&self) -> u8 {
+        let mut f = 0;
+        if self.clean_session {
+            f |= 0x02;
+        }
+        if let Some(w) = &self.will {
+            f |= 0x04 | (w.qos.as_u8() << 3);
+            if w.retain {
+                f |= 0x20;
+            }
+        }
+        if self.password.is_some() {
+            f |= 0x40;
+        }
+        if self.username.is_some() {
+            f |= 0x80;
+        }
+        f
+    }
+
+    pub(crate) fn write<O: Out>(&self, o: &mut O) -> Result<(), O::Error> {
+        o.put_field(PROTOCOL_NAME)?;
+        o.put_u8(PROTOCOL_LEVEL)?;
+        o.put_u8(self.flags())?;
+        o.put_u16(self.keep_alive)?;
+        o.put_field(self.client_id.as_bytes())?;
+        if let Some(w) = &self.will {
+            o.put_field(w.topic.as_bytes())?;
+            o.put_field(w.message)?;
+        }
+        if let Some(u) = self.username {
+            o.put_field(u.as_bytes())?;
+        }
+        if let Some(p) = self.password {
+            o.put_field(p)?;
+        }
+        Ok(())
+    }
+}
+
+/// Length rule for every string and binary field (1.5.3).
+pub(crate) fn check_len(len: usize) -> Result<(), EncodeError> {
+    if len > MAX_FIELD_LEN {
+        Err(EncodeError::FieldTooLong)
+    } else {
+        Ok(())
+    }
+}
+
+/// String rules an encoder must check for a plain `&str` ([MQTT-1.5.3-2] and 1.5.3 length).
+pub(crate) fn check_str(s: &str) -> Result<(), EncodeError> {
+    check_len(s.len())?;
+    if s.as_bytes().contains(&0) {
+        return Err(EncodeError::NullCharacter);
+    }
+    Ok(())
+}

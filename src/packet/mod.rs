@@ -1,0 +1,396 @@
+//! The MQTT 3.1.1 control packets and their codec: [`Packet`], [`decode`], [`Packet::encode`].
+//!
+//! # Decoding contract
+//!
+//! [`decode`] takes whatever bytes have arrived and returns
+//!
+//! * `Ok(Status::Complete((packet, consumed)))`: `buf[..consumed]` is exactly one packet
+//!   (`consumed` = fixed header + Remaining Length); the next packet, if any, starts at
+//!   `buf[consumed..]`. Strings, topics and payloads in `packet` borrow from `buf`.
+//! * `Ok(Status::Partial { needed })`: no invalid byte has been seen and the packet is not
+//!   complete yet. Once the fixed header is present `needed` is exact.
+//! * `Err(DecodeError)`: the bytes can never become a valid packet. The specification
+//!   requires closing the connection ([MQTT-4.8.0-1]).
+//!
+//! Byte 0 is checked as soon as it is present (reserved types, flag bits, QoS 3), so a bad
+//! first byte is reported without waiting for the rest. The body is validated only when the
+//! whole packet is present, and is parsed against exactly the Remaining Length: a field that
+//! runs past it is [`DecodeError::UnexpectedEnd`], leftover bytes are
+//! [`DecodeError::TrailingBytes`]. Decoding never panics and never reads outside `buf`.
+//!
+//! # Encoding contract
+//!
+//! [`Packet::encode`] checks everything first (field lengths, spec rules, total size,
+//! buffer size) and either writes the whole packet and returns its length, or returns an
+//! error with the buffer untouched. [`Packet::encoded_len`] gives the size to reserve.
+//! The encoder always writes the minimal Remaining Length encoding.
+//!
+//! ```
+//! use umqtt::{Delivery, Packet, Publish, Status, TopicName, decode};
+//!
+//! let topic = TopicName::new("home/living_room/light")?;
+//! let packet = Packet::Publish(Publish::new(topic, b"1", Delivery::AtMostOnce, false));
+//! let mut buf = [0u8; 64];
+//! let n = packet.encode(&mut buf)?;
+//! assert_eq!(&buf[..4], &[0x30, 25, 0x00, 22]);
+//! assert_eq!(decode(&buf[..n])?, Status::Complete((packet, n)));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod connack;
+mod connect;
+mod publish;
+mod subscribe;
+
+pub use connack::ConnAck;
+pub use connect::{Connect, LastWill};
+pub use publish::Publish;
+pub use subscribe::{
+    Entries, EntriesIter, Entry, SubAck, SubAckReturnCode, Subscribe, Subscription, Unsubscribe,
+};
+
+use crate::error::{DecodeError, EncodeError, EncodeToError};
+use crate::status::Status;
+use crate::types::{PacketId, PacketType};
+use crate::wire::{self, MAX_REMAINING_LEN, Out, SliceOut, WriteOut, parse_body};
+
+/// Any MQTT 3.1.1 control packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Packet<'a> {
+    /// CONNECT (3.1).
+    Connect(Connect<'a>),
+    /// CONNACK (3.2).
+    ConnAck(ConnAck),
+    /// PUBLISH (3.3).
+    Publish(Publish<'a>),
+    /// PUBACK (3.4): QoS 1 acknowledgement.
+    PubAck(PacketId),
+    /// PUBREC (3.5): QoS 2, publish received.
+    PubRec(PacketId),
+    /// PUBREL (3.6): QoS 2, publish released.
+    PubRel(PacketId),
+    /// PUBCOMP (3.7): QoS 2, publish complete.
+    PubComp(PacketId),
+    /// SUBSCRIBE (3.8).
+    Subscribe(Subscribe<'a>),
+    /// SUBACK (3.9).
+    SubAck(SubAck<'a>),
+    /// UNSUBSCRIBE (3.10).
+    Unsubscribe(Unsubscribe<'a>),
+    /// UNSUBACK (3.11).
+    UnsubAck(PacketId),
+    /// PINGREQ (3.12).
+    PingReq,
+    /// PINGRESP (3.13).
+    PingResp,
+    /// DISCONNECT (3.14).
+    Disconnect,
+}
+
+/// The fixed header of a packet (2.2): type, flags and Remaining Length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct FixedHeader {
+    /// The control packet type.
+    pub packet_type: PacketType,
+    /// The low nibble of byte 0 (already checked against the type's rules).
+    pub flags: u8,
+    /// Length of the fixed header itself: 2 to 5 bytes.
+    pub header_len: usize,
+    /// The Remaining Length: bytes of variable header plus payload.
+    pub remaining_len: usize,
+}
+
+impl FixedHeader {
+    /// Length of the whole packet: header plus Remaining Length.
+    pub const fn packet_len(&self) -> usize {
+        self.header_len + self.remaining_len
+    }
+}
+
+/// Checks byte 0 of the fixed header: packet type and flags (2.2.1, 2.2.2).
+fn check_first_byte(b: u8) -> Result<(PacketType, u8), DecodeError> {
+    let flags = b & 0x0f;
+    let Some(packet_type) = PacketType::from_u8(b >> 4) else {
+        return Err(DecodeError::ReservedPacketType(b >> 4));
+    };
+    match packet_type.required_flags() {
+        Some(req) if req != flags => Err(DecodeError::InvalidFlags { packet_type, flags }),
+        Some(_) => Ok((packet_type, flags)),
+        None => {
+            let qos = (flags >> 1) & 0x03;
+            if qos == 3 {
+                // [MQTT-3.3.1-4]
+                Err(DecodeError::InvalidQos)
+            } else if qos == 0 && flags & 0x08 != 0 {
+                // [MQTT-3.3.1-2]
+                Err(DecodeError::DupWithQos0)
+            } else {
+                Ok((packet_type, flags))
+            }
+        }
+    }
+}
+
+/// Reads the fixed header from the start of `buf` without decoding the body.
+///
+/// Use it to learn how large the next packet is before reading or buffering it.
+///
+/// # Errors
+/// [`DecodeError::ReservedPacketType`], [`DecodeError::InvalidFlags`],
+/// [`DecodeError::InvalidQos`], [`DecodeError::DupWithQos0`] for a bad byte 0, and
+/// [`DecodeError::MalformedRemainingLength`] for a 5-byte length.
+///
+/// ```
+/// use umqtt::{peek_fixed_header, PacketType, Status};
+/// let Status::Complete(h) = peek_fixed_header(&[0x30, 0x80, 0x01])? else { unreachable!() };
+/// assert_eq!((h.packet_type, h.header_len, h.remaining_len), (PacketType::Publish, 3, 128));
+/// # Ok::<(), umqtt::DecodeError>(())
+/// ```
+pub fn peek_fixed_header(buf: &[u8]) -> Result<Status<FixedHeader>, DecodeError> {
+    let Some((&first, rest)) = buf.split_first() else {
+        return Ok(Status::need(2));
+    };
+    let (packet_type, flags) = check_first_byte(first)?;
+    Ok(
+        wire::decode_remaining_len(rest)?.map(|(remaining_len, n)| FixedHeader {
+            packet_type,
+            flags,
+            header_len: 1 + n,
+            remaining_len,
+        }),
+    )
+}
+
+/// Decodes one packet from the start of `buf`. See the [module docs](self) for the contract.
+///
+/// # Errors
+/// A [`DecodeError`] naming the first rule the bytes break.
+pub fn decode(buf: &[u8]) -> Result<Status<(Packet<'_>, usize)>, DecodeError> {
+    let header = match peek_fixed_header(buf)? {
+        Status::Complete(h) => h,
+        Status::Partial { needed } => return Ok(Status::Partial { needed }),
+    };
+    let total = header.packet_len();
+    match buf.get(header.header_len..total) {
+        Some(body) => Ok(Status::Complete((decode_body(&header, body)?, total))),
+        None => Ok(Status::need(total - buf.len())),
+    }
+}
+
+/// Decodes a packet body whose fixed header has already been read and checked.
+///
+/// `body` must be exactly `header.remaining_len` bytes long; otherwise the result is
+/// [`DecodeError::UnexpectedEnd`] or [`DecodeError::TrailingBytes`].
+///
+/// # Errors
+/// A [`DecodeError`] naming the first rule the body breaks.
+pub fn decode_body<'a>(header: &FixedHeader, body: &'a [u8]) -> Result<Packet<'a>, DecodeError> {
+    if body.len() != header.remaining_len {
+        return Err(if body.len() < header.remaining_len {
+            DecodeError::UnexpectedEnd
+        } else {
+            DecodeError::TrailingBytes
+        });
+    }
+    Ok(match header.packet_type {
+        PacketType::Connect => Packet::Connect(parse_body(body, Connect::parse)?),
+        PacketType::ConnAck => Packet::ConnAck(parse_body(body, ConnAck::parse)?),
+        PacketType::Publish => Packet::Publish(parse_body(body, |i| Publish::parse(header.flags, i))?),
+        PacketType::PubAck => Packet::PubAck(parse_body(body, wire::packet_id)?),
+        PacketType::PubRec => Packet::PubRec(parse_body(body, wire::packet_id)?),
+        PacketType::PubRel => Packet::PubRel(parse_body(body, wire::packet_id)?),
+        PacketType::PubComp => Packet::PubComp(parse_body(body, wire::packet_id)?),
+        PacketType::Subscribe => Packet::Subscribe(parse_body(body, Subscribe::parse)?),
+        PacketType::SubAck => Packet::SubAck(parse_body(body, SubAck::parse)?),
+        PacketType::Unsubscribe => Packet::Unsubscribe(parse_body(body, Unsubscribe::parse)?),
+        PacketType::UnsubAck => Packet::UnsubAck(parse_body(body, wire::packet_id)?),
+        PacketType::PingReq => empty(body, Packet::PingReq)?,
+        PacketType::PingResp => empty(body, Packet::PingResp)?,
+        PacketType::Disconnect => empty(body, Packet::Disconnect)?,
+    })
+}
+
+fn empty<'a>(body: &[u8], p: Packet<'a>) -> Result<Packet<'a>, DecodeError> {
+    if body.is_empty() {
+        Ok(p)
+    } else {
+        Err(DecodeError::TrailingBytes)
+    }
+}
+
+/// Encodes `packet` into `buf`; the free-function form of [`Packet::encode`].
+///
+/// # Errors
+/// See [`Packet::encode`].
+pub fn encode(packet: &Packet<'_>, buf: &mut [u8]) -> Result<usize, EncodeError> {
+    packet.encode(buf)
+}
+
+impl<'a> Packet<'a> {
+    /// Decodes one packet from the start of `buf`; same as [`decode`].
+    ///
+    /// # Errors
+    /// See [`decode`].
+    pub fn decode(buf: &'a [u8]) -> Result<Status<(Self, usize)>, DecodeError> {
+        decode(buf)
+    }
+
+    /// The packet type.
+    pub const fn packet_type(&self) -> PacketType {
+        match self {
+            Self::Connect(_) => PacketType::Connect,
+            Self::ConnAck(_) => PacketType::ConnAck,
+            Self::Publish(_) => PacketType::Publish,
+            Self::PubAck(_) => PacketType::PubAck,
+            Self::PubRec(_) => PacketType::PubRec,
+            Self::PubRel(_) => PacketType::PubRel,
+            Self::PubComp(_) => PacketType::PubComp,
+            Self::Subscribe(_) => PacketType::Subscribe,
+            Self::SubAck(_) => PacketType::SubAck,
+            Self::Unsubscribe(_) => PacketType::Unsubscribe,
+            Self::UnsubAck(_) => PacketType::UnsubAck,
+            Self::PingReq => PacketType::PingReq,
+            Self::PingResp => PacketType::PingResp,
+            Self::Disconnect => PacketType::Disconnect,
+        }
+    }
+
+    fn first_byte(&self) -> u8 {
+        let t = self.packet_type();
+        let flags = match self {
+            Self::Publish(p) => p.flags(),
+            _ => t.required_flags().unwrap_or(0),
+        };
+        ((t as u8) << 4) | flags
+    }
+
+    fn remaining_len(&self) -> usize {
+        match self {
+            Self::Connect(c) => c.remaining_len(),
+            Self::ConnAck(_) => 2,
+            Self::Publish(p) => p.remaining_len(),
+            Self::PubAck(_) | Self::PubRec(_) | Self::PubRel(_) | Self::PubComp(_) | Self::UnsubAck(_) => 2,
+            Self::Subscribe(s) => s.remaining_len(),
+            Self::SubAck(s) => s.remaining_len(),
+            Self::Unsubscribe(u) => u.remaining_len(),
+            Self::PingReq | Self::PingResp | Self::Disconnect => 0,
+        }
+    }
+
+    /// Every check the encoder makes before writing; returns the Remaining Length.
+    fn prepare(&self) -> Result<usize, EncodeError> {
+        match self {
+            Self::Connect(c) => c.validate()?,
+            Self::ConnAck(c) => c.validate()?,
+            Self::Publish(p) => p.validate()?,
+            Self::Subscribe(s) => s.validate()?,
+            Self::SubAck(s) => s.validate()?,
+            Self::Unsubscribe(u) => u.validate()?,
+            _ => {}
+        }
+        let rem = self.remaining_len();
+        if rem > MAX_REMAINING_LEN {
+            return Err(EncodeError::PacketTooLarge);
+        }
+        Ok(rem)
+    }
+
+    fn write<O: Out>(&self, rem: usize, o: &mut O) -> Result<(), O::Error> {
+        o.put_u8(self.first_byte())?;
+        o.put_remaining_len(rem)?;
+        match self {
+            Self::Connect(c) => c.write(o),
+            Self::ConnAck(c) => c.write(o),
+            Self::Publish(p) => p.write(o),
+            Self::PubAck(id)
+            | Self::PubRec(id)
+            | Self::PubRel(id)
+            | Self::PubComp(id)
+            | Self::UnsubAck(id) => o.put_u16(id.get()),
+            Self::Subscribe(s) => s.write(o),
+            Self::SubAck(s) => s.write(o),
+            Self::Unsubscribe(u) => u.write(o),
+            Self::PingReq | Self::PingResp | Self::Disconnect => Ok(()),
+        }
+    }
+
+    /// Number of bytes [`encode`](Self::encode) writes for this packet.
+    ///
+    /// Meaningful only for packets the encoder accepts; for a packet over the size limit it
+    /// still returns the (unencodable) length, saturating at `usize::MAX`.
+    pub fn encoded_len(&self) -> usize {
+        let rem = self.remaining_len();
+        rem.saturating_add(1 + wire::remaining_len_size(rem))
+    }
+
+    /// Encodes the packet at the start of `buf` and returns the number of bytes written.
+    ///
+    /// All-or-nothing: on error nothing has been written to `buf`.
+    ///
+    /// # Errors
+    /// * [`EncodeError::BufferTooSmall`] with the full length needed;
+    /// * [`EncodeError::PacketTooLarge`] when the Remaining Length would exceed 268,435,455;
+    /// * the spec rule the packet breaks (for example [`EncodeError::DupWithQos0`],
+    ///   [`EncodeError::PasswordWithoutUserName`], [`EncodeError::FieldTooLong`]).
+    pub fn encode(&self, buf: &mut [u8]) -> Result<usize, EncodeError> {
+        let rem = self.prepare()?;
+        let total = 1 + wire::remaining_len_size(rem) + rem;
+        if buf.len() < total {
+            return Err(EncodeError::BufferTooSmall { needed: total });
+        }
+        let mut out = SliceOut::new(buf);
+        let Ok(()) = self.write(rem, &mut out);
+        Ok(total)
+    }
+
+    /// Encodes the packet straight into an `embedded_io::Write`, field by field, and returns
+    /// the number of bytes written. Wrap unbuffered transports in a buffer first, or encode
+    /// into a slice and write that.
+    ///
+    /// # Errors
+    /// [`EncodeToError::Encode`] if the packet is refused (nothing was written), or
+    /// [`EncodeToError::Write`] if the writer failed part way.
+    pub fn encode_to<W: embedded_io::Write>(&self, w: &mut W) -> Result<usize, EncodeToError<W::Error>> {
+        let rem = self.prepare()?;
+        self.write(rem, &mut WriteOut(w)).map_err(EncodeToError::Write)?;
+        Ok(1 + wire::remaining_len_size(rem) + rem)
+    }
+}
+
+impl<'a> From<Publish<'a>> for Packet<'a> {
+    fn from(p: Publish<'a>) -> Self {
+        Self::Publish(p)
+    }
+}
+
+impl<'a> From<Connect<'a>> for Packet<'a> {
+    fn from(c: Connect<'a>) -> Self {
+        Self::Connect(c)
+    }
+}
+
+impl<'a> From<Subscribe<'a>> for Packet<'a> {
+    fn from(s: Subscribe<'a>) -> Self {
+        Self::Subscribe(s)
+    }
+}
+
+impl<'a> From<Unsubscribe<'a>> for Packet<'a> {
+    fn from(u: Unsubscribe<'a>) -> Self {
+        Self::Unsubscribe(u)
+    }
+}
+
+impl From<ConnAck> for Packet<'_> {
+    fn from(c: ConnAck) -> Self {
+        Self::ConnAck(c)
+    }
+}
+
+impl<'a> From<SubAck<'a>> for Packet<'a> {
+    fn from(s: SubAck<'a>) -> Self {
+        Self::SubAck(s)
+    }
+}

@@ -1,0 +1,96 @@
+//! PUBLISH (3.3).
+
+use crate::error::EncodeError;
+use crate::topic::TopicName;
+use crate::types::{Delivery, QoS};
+use crate::wire::{self, Out, PResult, fail};
+
+/// A PUBLISH packet: an application message, in either direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Publish<'a> {
+    /// This is a re-delivery of an earlier attempt (3.3.1.1); never set at QoS 0.
+    pub dup: bool,
+    /// QoS and, for QoS 1 and 2, the packet identifier.
+    pub delivery: Delivery,
+    /// Retained message flag (3.3.1.3).
+    pub retain: bool,
+    /// Destination topic.
+    pub topic: TopicName<'a>,
+    /// Application payload; may be empty.
+    pub payload: &'a [u8],
+}
+
+impl<'a> Publish<'a> {
+    /// A first-attempt (DUP = 0) message.
+    pub const fn new(topic: TopicName<'a>, payload: &'a [u8], delivery: Delivery, retain: bool) -> Self {
+        Self {
+            dup: false,
+            delivery,
+            retain,
+            topic,
+            payload,
+        }
+    }
+
+    /// The QoS of the message.
+    pub const fn qos(&self) -> QoS {
+        self.delivery.qos()
+    }
+
+    /// The fixed-header flag nibble: DUP, QoS, RETAIN.
+    pub(crate) fn flags(&self) -> u8 {
+        (u8::from(self.dup) << 3) | (self.delivery.qos().as_u8() << 1) | u8::from(self.retain)
+    }
+
+    /// Parses the body; `flags` were checked by the fixed-header parser (QoS 3, DUP at QoS 0).
+    pub(crate) fn parse(flags: u8, i: &'a [u8]) -> PResult<'a, Self> {
+        let (i, topic) = wire::string(i)?;
+        let topic = TopicName::new(topic).or_else(|e| fail(e.into()))?;
+        let (i, delivery) = match (flags >> 1) & 0x03 {
+            0 => (i, Delivery::AtMostOnce),
+            1 => {
+                let (i, id) = wire::packet_id(i)?;
+                (i, Delivery::AtLeastOnce(id))
+            }
+            _ => {
+                let (i, id) = wire::packet_id(i)?;
+                (i, Delivery::ExactlyOnce(id))
+            }
+        };
+        Ok((
+            &[],
+            Self {
+                dup: flags & 0x08 != 0,
+                delivery,
+                retain: flags & 0x01 != 0,
+                topic,
+                payload: i,
+            },
+        ))
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), EncodeError> {
+        if self.dup && self.delivery == Delivery::AtMostOnce {
+            return Err(EncodeError::DupWithQos0);
+        }
+        Ok(())
+    }
+
+    pub(crate) fn remaining_len(&self) -> usize {
+        let id = if self.delivery == Delivery::AtMostOnce {
+            0
+        } else {
+            2
+        };
+        (2 + id + self.topic.len()).saturating_add(self.payload.len())
+    }
+
+    pub(crate) fn write<O: Out>(&self, o: &mut O) -> Result<(), O::Error> {
+        o.put_field(self.topic.as_bytes())?;
+        if let Some(id) = self.delivery.packet_id() {
+            o.put_u16(id.get())?;
+        }
+        o.put(self.payload)
+    }
+}

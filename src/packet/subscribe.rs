@@ -1,0 +1,366 @@
+//! SUBSCRIBE (3.8), SUBACK (3.9) and UNSUBSCRIBE (3.10), and [`Entries`], the
+//! allocation-free list type their payloads use.
+
+use core::fmt;
+use core::marker::PhantomData;
+
+use crate::error::{DecodeError, EncodeError};
+use crate::topic::TopicFilter;
+use crate::types::{PacketId, QoS};
+use crate::wire::{self, Out, PResult, fail};
+
+/// One SUBSCRIBE entry: a topic filter and the maximum QoS wanted for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Subscription<'a> {
+    /// The topic filter.
+    pub filter: TopicFilter<'a>,
+    /// The requested QoS.
+    pub qos: QoS,
+}
+
+/// One SUBACK return code (3.9.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum SubAckReturnCode {
+    /// The subscription was accepted with this maximum QoS (0x00, 0x01, 0x02).
+    Success(QoS),
+    /// The subscription was refused (0x80).
+    Failure,
+}
+
+impl SubAckReturnCode {
+    /// Converts the wire byte; anything but 0x00, 0x01, 0x02, 0x80 gives `None` ([MQTT-3.9.3-2]).
+    pub const fn from_u8(b: u8) -> Option<Self> {
+        match b {
+            0x80 => Some(Self::Failure),
+            _ => match QoS::from_u8(b) {
+                Some(q) => Some(Self::Success(q)),
+                None => None,
+            },
+        }
+    }
+
+    /// The wire byte.
+    pub const fn as_u8(self) -> u8 {
+        match self {
+            Self::Success(q) => q.as_u8(),
+            Self::Failure => 0x80,
+        }
+    }
+}
+
+mod sealed {
+    use super::*;
+
+    /// How one list entry is parsed and written. Sealed: only the entry types of this
+    /// module implement it.
+    pub trait EntryCodec<'a>: Sized + Copy {
+        /// Parses and validates one entry.
+        fn parse(i: &'a [u8]) -> PResult<'a, Self>;
+        /// Checks an entry before encoding.
+        fn validate(&self) -> Result<(), EncodeError>;
+        /// Encoded length of the entry.
+        fn encoded_len(&self) -> usize;
+        /// Writes the entry.
+        fn write<O: Out>(&self, o: &mut O) -> Result<(), O::Error>;
+    }
+}
+
+/// An entry type of [`Entries`]: [`Subscription`], [`TopicFilter`] or [`SubAckReturnCode`].
+pub trait Entry<'a>: sealed::EntryCodec<'a> {}
+impl<'a, T: sealed::EntryCodec<'a>> Entry<'a> for T {}
+
+impl<'a> sealed::EntryCodec<'a> for Subscription<'a> {
+    fn parse(i: &'a [u8]) -> PResult<'a, Self> {
+        let (i, filter) = wire::string(i)?;
+        let filter = TopicFilter::new(filter).or_else(|e| fail(e.into()))?;
+        let (i, b) = wire::u8(i)?;
+        // [MQTT-3.8.3-4] upper six bits zero and QoS 0..=2.
+        match QoS::from_u8(b) {
+            Some(qos) => Ok((i, Self { filter, qos })),
+            None => fail(DecodeError::InvalidRequestedQos(b)),
+        }
+    }
+    fn validate(&self) -> Result<(), EncodeError> {
+        Ok(())
+    }
+    fn encoded_len(&self) -> usize {
+        3 + self.filter.len()
+    }
+    fn write<O: Out>(&self, o: &mut O) -> Result<(), O::Error> {
+        o.put_field(self.filter.as_bytes())?;
+        o.put_u8(self.qos.as_u8())
+    }
+}
+
+impl<'a> sealed::EntryCodec<'a> for TopicFilter<'a> {
+    fn parse(i: &'a [u8]) -> PResult<'a, Self> {
+        let (i, filter) = wire::string(i)?;
+        match TopicFilter::new(filter) {
+            Ok(f) => Ok((i, f)),
+            Err(e) => fail(e.into()),
+        }
+    }
+    fn validate(&self) -> Result<(), EncodeError> {
+        Ok(())
+    }
+    fn encoded_len(&self) -> usize {
+        2 + self.len()
+    }
+    fn write<O: Out>(&self, o: &mut O) -> Result<(), O::Error> {
+        o.put_field(self.as_bytes())
+    }
+}
+
+impl<'a> sealed::EntryCodec<'a> for SubAckReturnCode {
+    fn parse(i: &'a [u8]) -> PResult<'a, Self> {
+        let (i, b) = wire::u8(i)?;
+        match Self::from_u8(b) {
+            Some(c) => Ok((i, c)),
+            None => fail(DecodeError::InvalidSubAckCode(b)),
+        }
+    }
+    fn validate(&self) -> Result<(), EncodeError> {
+        Ok(())
+    }
+    fn encoded_len(&self) -> usize {
+        1
+    }
+    fn write<O: Out>(&self, o: &mut O) -> Result<(), O::Error> {
+        o.put_u8(self.as_u8())
+    }
+}
+
+/// A non-allocating list of payload entries.
+///
+/// Built from a slice for encoding ([`Entries::new`]); produced by the decoder as a view over
+/// the already-validated wire bytes, so decoding a SUBSCRIBE with any number of filters
+/// allocates nothing. Either way, [`Entries::iter`] yields the entries by value.
+#[derive(Clone, Copy)]
+pub struct Entries<'a, T> {
+    repr: Repr<'a, T>,
+}
+
+#[derive(Clone, Copy)]
+enum Repr<'a, T> {
+    Slice(&'a [T]),
+    Wire { bytes: &'a [u8], count: usize },
+}
+
+impl<'a, T: Entry<'a>> Entries<'a, T> {
+    /// A list to encode.
+    pub const fn new(items: &'a [T]) -> Self {
+        Self {
+            repr: Repr::Slice(items),
+        }
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        match self.repr {
+            Repr::Slice(s) => s.len(),
+            Repr::Wire { count, .. } => count,
+        }
+    }
+
+    /// Whether the list is empty (never true for a decoded list).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Iterates over the entries.
+    pub fn iter(&self) -> EntriesIter<'a, T> {
+        EntriesIter {
+            repr: self.repr,
+            _t: PhantomData,
+        }
+    }
+
+    /// The first entry, if any.
+    pub fn first(&self) -> Option<T> {
+        self.iter().next()
+    }
+
+    /// Parses a whole payload as a non-empty list, validating every entry.
+    pub(crate) fn parse(i: &'a [u8], empty: DecodeError) -> PResult<'a, Self> {
+        let mut rest = i;
+        let mut count = 0;
+        while !rest.is_empty() {
+            (rest, _) = T::parse(rest)?;
+            count += 1;
+        }
+        if count == 0 {
+            return fail(empty);
+        }
+        Ok((
+            rest,
+            Self {
+                repr: Repr::Wire { bytes: i, count },
+            },
+        ))
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), EncodeError> {
+        if self.is_empty() {
+            return Err(EncodeError::EmptyPayload);
+        }
+        self.iter().try_for_each(|e| e.validate())
+    }
+
+    pub(crate) fn encoded_len(&self) -> usize {
+        match self.repr {
+            Repr::Wire { bytes, .. } => bytes.len(),
+            Repr::Slice(s) => s.iter().fold(0usize, |n, e| n.saturating_add(e.encoded_len())),
+        }
+    }
+
+    pub(crate) fn write<O: Out>(&self, o: &mut O) -> Result<(), O::Error> {
+        match self.repr {
+            Repr::Wire { bytes, .. } => o.put(bytes),
+            Repr::Slice(s) => s.iter().try_for_each(|e| e.write(o)),
+        }
+    }
+}
+
+impl<'a, T: Entry<'a>> IntoIterator for Entries<'a, T> {
+    type Item = T;
+    type IntoIter = EntriesIter<'a, T>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+impl<'a, T: Entry<'a>> From<&'a [T]> for Entries<'a, T> {
+    fn from(items: &'a [T]) -> Self {
+        Self::new(items)
+    }
+}
+
+impl<'a, T: Entry<'a>, const N: usize> From<&'a [T; N]> for Entries<'a, T> {
+    fn from(items: &'a [T; N]) -> Self {
+        Self::new(items)
+    }
+}
+
+impl<'a, T: Entry<'a> + PartialEq> PartialEq for Entries<'a, T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.iter().eq(other.iter())
+    }
+}
+
+impl<'a, T: Entry<'a> + Eq> Eq for Entries<'a, T> {}
+
+impl<'a, T: Entry<'a> + fmt::Debug> fmt::Debug for Entries<'a, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+#[cfg(feature = "defmt")]
+impl<'a, T: Entry<'a> + defmt::Format> defmt::Format for Entries<'a, T> {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(f, "[");
+        for (n, e) in self.iter().enumerate() {
+            if n > 0 {
+                defmt::write!(f, ", ");
+            }
+            defmt::write!(f, "{}", e);
+        }
+        defmt::write!(f, "]");
+    }
+}
+
+/// Iterator over [`Entries`].
+#[derive(Clone)]
+pub struct EntriesIter<'a, T> {
+    repr: Repr<'a, T>,
+    _t: PhantomData<T>,
+}
+
+impl<'a, T: Entry<'a>> Iterator for EntriesIter<'a, T> {
+    type Item = T;
+
+    fn next(&mut self) -> Option<T> {
+        match &mut self.repr {
+            Repr::Slice(s) => {
+                let (first, rest) = s.split_first()?;
+                *s = rest;
+                Some(*first)
+            }
+            Repr::Wire { bytes, count } => {
+                // The bytes were validated when decoded, so parsing cannot fail here; if it
+                // somehow did, the iteration simply ends.
+                let (rest, e) = T::parse(bytes).ok()?;
+                *bytes = rest;
+                *count = count.saturating_sub(1);
+                Some(e)
+            }
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = match self.repr {
+            Repr::Slice(s) => s.len(),
+            Repr::Wire { count, .. } => count,
+        };
+        (n, Some(n))
+    }
+}
+
+impl<'a, T: Entry<'a>> ExactSizeIterator for EntriesIter<'a, T> {}
+
+/// A SUBSCRIBE packet (3.8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Subscribe<'a> {
+    /// Packet identifier, echoed by the SUBACK.
+    pub packet_id: PacketId,
+    /// At least one filter with its requested QoS ([MQTT-3.8.3-3]).
+    pub topics: Entries<'a, Subscription<'a>>,
+}
+
+/// A SUBACK packet (3.9).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct SubAck<'a> {
+    /// Identifier of the SUBSCRIBE being answered.
+    pub packet_id: PacketId,
+    /// One return code per requested filter, in order.
+    pub codes: Entries<'a, SubAckReturnCode>,
+}
+
+/// An UNSUBSCRIBE packet (3.10).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Unsubscribe<'a> {
+    /// Packet identifier, echoed by the UNSUBACK.
+    pub packet_id: PacketId,
+    /// At least one topic filter ([MQTT-3.10.3-2]).
+    pub topics: Entries<'a, TopicFilter<'a>>,
+}
+
+macro_rules! list_packet {
+    ($t:ident, $field:ident, $ptype:ident) => {
+        impl<'a> $t<'a> {
+            pub(crate) fn parse(i: &'a [u8]) -> PResult<'a, Self> {
+                let (i, packet_id) = wire::packet_id(i)?;
+                let (i, $field) = Entries::parse(i, DecodeError::EmptyPayload(crate::PacketType::$ptype))?;
+                Ok((i, Self { packet_id, $field }))
+            }
+            pub(crate) fn validate(&self) -> Result<(), EncodeError> {
+                self.$field.validate()
+            }
+            pub(crate) fn remaining_len(&self) -> usize {
+                2usize.saturating_add(self.$field.encoded_len())
+            }
+            pub(crate) fn write<O: Out>(&self, o: &mut O) -> Result<(), O::Error> {
+                o.put_u16(self.packet_id.get())?;
+                self.$field.write(o)
+            }
+        }
+    };
+}
+list_packet!(Subscribe, topics, Subscribe);
+list_packet!(SubAck, codes, SubAck);
+list_packet!(Unsubscribe, topics, Unsubscribe);

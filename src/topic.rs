@@ -1,0 +1,319 @@
+//! Topic names and topic filters (section 4.7): validated borrowed newtypes and matching.
+//!
+//! A [`TopicName`] is what a PUBLISH is sent to; a [`TopicFilter`] is what a SUBSCRIBE asks
+//! for and may hold the wildcards `+` (one level) and `#` (all remaining levels). Both are
+//! checked once, when built, so the encoder and the client never check them again.
+
+use core::fmt;
+use core::ops::Deref;
+
+use crate::error::{DecodeError, EncodeError};
+
+/// Longest topic in bytes ([MQTT-4.7.3-3]).
+pub const MAX_TOPIC_LEN: usize = 65_535;
+
+/// Why a string is not a valid topic name or filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum TopicError {
+    /// The topic is empty ([MQTT-4.7.3-1]).
+    Empty,
+    /// The topic is longer than 65,535 bytes ([MQTT-4.7.3-3]).
+    TooLong,
+    /// The topic contains U+0000 ([MQTT-4.7.3-2]).
+    NullCharacter,
+    /// A topic name contains `+` or `#` ([MQTT-4.7.1-1]).
+    WildcardInName,
+    /// A filter has `#` somewhere other than a whole last level, or `+` sharing a level with
+    /// other characters ([MQTT-4.7.1-2], [MQTT-4.7.1-3]).
+    MisplacedWildcard,
+}
+
+impl fmt::Display for TopicError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Empty => "empty topic",
+            Self::TooLong => "topic longer than 65535 bytes",
+            Self::NullCharacter => "topic contains U+0000",
+            Self::WildcardInName => "wildcard in topic name",
+            Self::MisplacedWildcard => "misplaced wildcard in topic filter",
+        })
+    }
+}
+
+impl core::error::Error for TopicError {}
+
+impl From<TopicError> for DecodeError {
+    fn from(e: TopicError) -> Self {
+        match e {
+            TopicError::Empty => Self::EmptyTopic,
+            // A decoded string is at most 65,535 bytes by construction.
+            TopicError::TooLong => Self::UnexpectedEnd,
+            TopicError::NullCharacter => Self::NullCharacter,
+            TopicError::WildcardInName => Self::WildcardInTopicName,
+            TopicError::MisplacedWildcard => Self::InvalidTopicFilter,
+        }
+    }
+}
+
+impl From<TopicError> for EncodeError {
+    fn from(e: TopicError) -> Self {
+        match e {
+            TopicError::TooLong => Self::FieldTooLong,
+            TopicError::NullCharacter => Self::NullCharacter,
+            // Unreachable for validated types; kept total so the conversion never panics.
+            _ => Self::PacketTooLarge,
+        }
+    }
+}
+
+fn check_common(s: &str) -> Result<(), TopicError> {
+    if s.is_empty() {
+        return Err(TopicError::Empty);
+    }
+    if s.len() > MAX_TOPIC_LEN {
+        return Err(TopicError::TooLong);
+    }
+    Ok(())
+}
+
+/// Checks a topic name: non-empty, at most 65,535 bytes, no U+0000, no wildcard.
+pub fn validate_topic_name(s: &str) -> Result<(), TopicError> {
+    check_common(s)?;
+    for &b in s.as_bytes() {
+        match b {
+            0 => return Err(TopicError::NullCharacter),
+            b'+' | b'#' => return Err(TopicError::WildcardInName),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Checks a topic filter: the topic-name rules, except that `+` may fill any whole level and
+/// `#` may fill the last level.
+pub fn validate_topic_filter(s: &str) -> Result<(), TopicError> {
+    check_common(s)?;
+    let mut levels = s.split('/').peekable();
+    while let Some(level) = levels.next() {
+        if level.as_bytes().contains(&0) {
+            return Err(TopicError::NullCharacter);
+        }
+        match level {
+            "+" => {}
+            // [MQTT-4.7.1-2] `#` is a whole level and the last one.
+            "#" if levels.peek().is_none() => {}
+            // [MQTT-4.7.1-2] / [MQTT-4.7.1-3] a wildcard sharing a level, or `#` before the end.
+            _ if level.contains(['+', '#']) => return Err(TopicError::MisplacedWildcard),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// A validated topic name: the destination of a PUBLISH or a will message.
+///
+/// ```
+/// use umqtt::TopicName;
+/// assert!(TopicName::new("home/living_room/light").is_ok());
+/// assert!(TopicName::new("home/+/light").is_err());
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct TopicName<'a>(&'a str);
+
+impl<'a> TopicName<'a> {
+    /// Validates `s` as a topic name.
+    ///
+    /// # Errors
+    /// [`TopicError`] naming the rule `s` breaks.
+    pub fn new(s: &'a str) -> Result<Self, TopicError> {
+        validate_topic_name(s).map(|()| Self(s))
+    }
+
+    /// The topic as a string slice.
+    pub const fn as_str(&self) -> &'a str {
+        self.0
+    }
+}
+
+/// A validated topic filter: what a SUBSCRIBE or UNSUBSCRIBE names.
+///
+/// ```
+/// use umqtt::{TopicFilter, TopicName};
+/// let f = TopicFilter::new("home/+/light").unwrap();
+/// assert!(f.matches(TopicName::new("home/kitchen/light").unwrap()));
+/// assert!(TopicFilter::new("home/#/light").is_err());
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct TopicFilter<'a>(&'a str);
+
+impl<'a> TopicFilter<'a> {
+    /// Validates `s` as a topic filter.
+    ///
+    /// # Errors
+    /// [`TopicError`] naming the rule `s` breaks.
+    pub fn new(s: &'a str) -> Result<Self, TopicError> {
+        validate_topic_filter(s).map(|()| Self(s))
+    }
+
+    /// The filter as a string slice.
+    pub const fn as_str(&self) -> &'a str {
+        self.0
+    }
+
+    /// Whether a message published to `name` matches this filter (4.7).
+    pub fn matches(&self, name: TopicName<'_>) -> bool {
+        topic_matches(self.0, name.0)
+    }
+}
+
+macro_rules! str_newtype_impls {
+    ($t:ident) => {
+        impl Deref for $t<'_> {
+            type Target = str;
+            fn deref(&self) -> &str {
+                self.0
+            }
+        }
+        impl AsRef<str> for $t<'_> {
+            fn as_ref(&self) -> &str {
+                self.0
+            }
+        }
+        impl fmt::Debug for $t<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Debug::fmt(self.0, f)
+            }
+        }
+        impl fmt::Display for $t<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.0)
+            }
+        }
+        impl<'a> TryFrom<&'a str> for $t<'a> {
+            type Error = TopicError;
+            fn try_from(s: &'a str) -> Result<Self, TopicError> {
+                Self::new(s)
+            }
+        }
+        impl PartialEq<str> for $t<'_> {
+            fn eq(&self, other: &str) -> bool {
+                self.0 == other
+            }
+        }
+        impl PartialEq<&str> for $t<'_> {
+            fn eq(&self, other: &&str) -> bool {
+                self.0 == *other
+            }
+        }
+    };
+}
+str_newtype_impls!(TopicName);
+str_newtype_impls!(TopicFilter);
+
+/// Whether topic `name` matches topic `filter` under the rules of section 4.7:
+/// `+` matches exactly one level (possibly empty), `#` matches the parent level and every
+/// level below it, and a filter that starts with a wildcard never matches a name that starts
+/// with `$` ([MQTT-4.7.2-1]). Matching is byte-exact: case-sensitive, no normalisation.
+///
+/// The arguments are not validated; use [`TopicFilter::matches`] for checked inputs.
+///
+/// ```
+/// use umqtt::topic_matches;
+/// assert!(topic_matches("sport/#", "sport"));
+/// assert!(topic_matches("+/+", "/finance"));
+/// assert!(!topic_matches("#", "$SYS/broker/uptime"));
+/// ```
+pub fn topic_matches(filter: &str, name: &str) -> bool {
+    if name.starts_with('$') && filter.starts_with(['+', '#']) {
+        return false;
+    }
+    let mut f = filter.split('/');
+    let mut n = name.split('/');
+    loop {
+        match (f.next(), n.next()) {
+            (Some("#"), _) => return true,
+            (Some("+"), Some(_)) => {}
+            (Some(fl), Some(nl)) if fl == nl => {}
+            (None, None) => return true,
+            _ => return false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert_eq!(validate_topic_name("a/b"), Ok(()));
+        assert_eq!(validate_topic_name("/"), Ok(()));
+        assert_eq!(validate_topic_name(" "), Ok(()));
+        assert_eq!(validate_topic_name(""), Err(TopicError::Empty));
+        assert_eq!(validate_topic_name("a/+"), Err(TopicError::WildcardInName));
+        assert_eq!(validate_topic_name("#"), Err(TopicError::WildcardInName));
+        assert_eq!(validate_topic_name("a\0b"), Err(TopicError::NullCharacter));
+    }
+
+    #[test]
+    fn filters() {
+        for ok in [
+            "#",
+            "+",
+            "a/#",
+            "+/+",
+            "/+",
+            "a/+/b",
+            "sport/tennis/#",
+            "//",
+            "+/#",
+            "$SYS/#",
+        ] {
+            assert_eq!(validate_topic_filter(ok), Ok(()), "{ok}");
+        }
+        for bad in ["a#", "a/#/b", "#/", "a+", "+a/b", "a/b+", "##", "a/++"] {
+            assert_eq!(
+                validate_topic_filter(bad),
+                Err(TopicError::MisplacedWildcard),
+                "{bad}"
+            );
+        }
+        assert_eq!(validate_topic_filter(""), Err(TopicError::Empty));
+        assert_eq!(validate_topic_filter("a/\0"), Err(TopicError::NullCharacter));
+    }
+
+    #[test]
+    fn matching() {
+        let cases = [
+            ("sport/tennis/player1/#", "sport/tennis/player1", true),
+            ("sport/tennis/player1/#", "sport/tennis/player1/ranking", true),
+            (
+                "sport/tennis/player1/#",
+                "sport/tennis/player1/score/wimbledon",
+                true,
+            ),
+            ("sport/#", "sport", true),
+            ("#", "anything/at/all", true),
+            ("sport/tennis/+", "sport/tennis/player1", true),
+            ("sport/tennis/+", "sport/tennis/player1/ranking", false),
+            ("sport/+", "sport", false),
+            ("sport/+", "sport/", true),
+            ("+/+", "/finance", true),
+            ("/+", "/finance", true),
+            ("+", "/finance", false),
+            ("#", "$SYS/uptime", false),
+            ("+/monitor/Clients", "$SYS/monitor/Clients", false),
+            ("$SYS/#", "$SYS/monitor/Clients", true),
+            ("$SYS/monitor/+", "$SYS/monitor/Clients", true),
+            ("a/b", "a/B", false),
+            ("a/b", "a/b/", false),
+            ("a/b/", "a/b/", true),
+        ];
+        for (f, n, want) in cases {
+            assert_eq!(topic_matches(f, n), want, "{f} vs {n}");
+        }
+    }
+}
