@@ -1,0 +1,3 @@
+//! Shared helpers for the integration tests (and, via `#[path]`, the examples).
+
+pub mod broker;
