@@ -15,9 +15,11 @@
 #[cfg(any(test, feature = "std"))]
 extern crate std;
 
+pub mod client;
 pub mod error;
 mod io;
 pub mod packet;
+pub mod session;
 pub mod status;
 pub mod topic;
 pub mod types;

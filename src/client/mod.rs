@@ -1,0 +1,496 @@
+//! [`MqttClient`]: a blocking MQTT 3.1.1 client over an `embedded-io` transport, with the
+//! method names of MicroPython's `umqtt.simple`.
+//!
+//! The client holds no protocol logic of its own: it asks the [`Session`] state machine what
+//! to send, moves bytes through the transport, and feeds what arrives back to the session.
+//! It allocates nothing; the caller lends a receive and a transmit buffer.
+//!
+//! # For firmware authors porting from umqtt.simple
+//!
+//! | MicroPython (`umqtt.simple`)               | Rust (`umqtt::client`)                                   |
+//! |--------------------------------------------|----------------------------------------------------------|
+//! | `c = MQTTClient(id, server, port, user, password, keepalive)` | `MqttClient::new(tcp, id, &mut rx, &mut tx).with_options(opts)` (open the socket yourself) |
+//! | `c.set_callback(sub_cb)`                   | `c.set_callback(&mut sub_cb)` with `sub_cb: FnMut(&str, &[u8])` |
+//! | `c.set_last_will(topic, msg, retain, qos)` | `c.set_last_will(topic, msg, retain, qos)?`                |
+//! | `c.connect(clean_session=True)`            | `c.connect(true)?` (returns `session_present`)            |
+//! | `c.publish(topic, msg, retain, qos)`       | `c.publish(topic, msg, retain, qos)?` (QoS 2 works too)   |
+//! | `c.subscribe(topic, qos)`                  | `c.subscribe(topic, qos)?` (returns the granted QoS)      |
+//! | `c.wait_msg()`                             | `c.wait_msg()?`                                          |
+//! | `c.check_msg()`                            | `c.check_msg()?` (transport must implement `ReadReady`)   |
+//! | `c.ping()`                                 | `c.ping()?`, or `c.ping_if_due(now_ms)?` for keep-alive   |
+//! | `c.disconnect()`                           | `c.disconnect()?`                                        |
+//!
+//! Differences that fix umqtt's known problems: QoS 2 is supported in both directions;
+//! keep-alive is scheduled (default 60 s, since mosquitto 2 refuses 0) by
+//! [`ping_if_due`](MqttClient::ping_if_due) or automatically when a clock is set with
+//! [`set_clock`](MqttClient::set_clock); packet identifiers wrap and skip ids in use; every
+//! failure is a typed [`ClientError`] instead of an `assert`; a packet larger than the
+//! receive buffer is skipped without desynchronising the stream.
+//!
+//! # For transport implementors
+//!
+//! The transport is any `embedded_io::Read + embedded_io::Write` (a TCP socket, a TLS
+//! stream, a UART modem). `read` must block until at least one byte is available and return
+//! `Ok(0)` only at end of stream; `write` may write partially (the client uses `write_all`).
+//! The client calls `flush` after every packet. [`check_msg`](MqttClient::check_msg) also needs
+//! `embedded_io::ReadReady`, so that it can return at once when nothing has arrived. Pass the
+//! transport by value (or `&mut T`, which implements the traits too); get it back with
+//! [`into_inner`](MqttClient::into_inner).
+
+mod error;
+#[cfg(feature = "std")]
+pub mod std_net;
+
+pub use error::ClientError;
+
+use embedded_io::{Read, ReadReady, Write};
+
+use crate::error::EncodeError;
+use crate::io::read_packet;
+use crate::packet::{Connect, LastWill, Packet, Publish, SubAckReturnCode, Subscription};
+use crate::session::{Event, Session};
+use crate::topic::{TopicFilter, TopicName};
+use crate::types::{PacketId, PacketType, QoS};
+
+/// Default keep-alive interval in seconds (mosquitto 2.0.12 and later refuse 0 by default).
+pub const DEFAULT_KEEP_ALIVE: u16 = 60;
+
+/// Connection options: the `user`, `password` and `keepalive` arguments of umqtt's
+/// `MQTTClient(...)` constructor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct ClientOptions<'b> {
+    /// User name, if the broker wants one.
+    pub user: Option<&'b str>,
+    /// Password (needs `user`).
+    pub password: Option<&'b [u8]>,
+    /// Keep-alive interval in seconds; 0 disables keep-alive.
+    pub keep_alive: u16,
+}
+
+impl Default for ClientOptions<'_> {
+    fn default() -> Self {
+        Self {
+            user: None,
+            password: None,
+            keep_alive: DEFAULT_KEEP_ALIVE,
+        }
+    }
+}
+
+/// The message callback: umqtt's two-argument form, or one that sees the whole PUBLISH
+/// (QoS, retain, DUP).
+enum Callback<'b> {
+    Simple(&'b mut dyn FnMut(&str, &[u8])),
+    Full(&'b mut dyn FnMut(&Publish<'_>)),
+}
+
+/// What one processed packet meant, without borrowing the receive buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Connected(bool),
+    Published(PacketId),
+    Subscribed(PacketId, Option<SubAckReturnCode>),
+    Unsubscribed(PacketId),
+    Other,
+}
+
+/// A blocking MQTT client shaped like MicroPython's `umqtt.simple.MQTTClient`.
+///
+/// `N` and `S` size the [`Session`]: how many packets may await acknowledgement, and how
+/// many bytes of unacknowledged QoS 1/2 messages are kept for re-sending.
+///
+/// ```no_run
+/// # #[cfg(feature = "std")] {
+/// use umqtt::client::{MqttClient, std_net::TcpTransport};
+/// use umqtt::QoS;
+///
+/// let tcp = TcpTransport::connect("127.0.0.1:1883")?;
+/// let (mut rx, mut tx) = ([0u8; 1024], [0u8; 1024]);
+/// let mut client: MqttClient<_> = MqttClient::new(tcp, "esp32-livingroom", &mut rx, &mut tx);
+/// let mut on_message = |topic: &str, msg: &[u8]| println!("{topic}: {msg:?}");
+/// client.set_callback(&mut on_message);
+/// client.connect(true)?;
+/// client.subscribe("home/living_room/light", QoS::AtLeastOnce)?;
+/// client.publish("home/living_room/status", b"on", false, QoS::AtLeastOnce)?;
+/// client.wait_msg()?;
+/// client.disconnect()?;
+/// # }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[doc(alias = "MQTTClient")]
+pub struct MqttClient<'b, T, const N: usize = 8, const S: usize = 1024> {
+    transport: T,
+    rx: &'b mut [u8],
+    tx: &'b mut [u8],
+    session: Session<N, S>,
+    client_id: &'b str,
+    options: ClientOptions<'b>,
+    will: Option<LastWill<'b>>,
+    callback: Option<Callback<'b>>,
+    clock: Option<fn() -> u64>,
+    last_now: u64,
+}
+
+/// The umqtt spelling, for line-by-line ports.
+pub type MQTTClient<'b, T, const N: usize = 8, const S: usize = 1024> = MqttClient<'b, T, N, S>;
+
+impl<'b, T: Read + Write, const N: usize, const S: usize> MqttClient<'b, T, N, S> {
+    /// A client for `client_id` over an already-open `transport`, using `rx` for incoming
+    /// packets (its size bounds the largest packet accepted) and `tx` for outgoing ones
+    /// (larger packets are written field by field instead).
+    pub fn new(transport: T, client_id: &'b str, rx: &'b mut [u8], tx: &'b mut [u8]) -> Self {
+        Self {
+            transport,
+            rx,
+            tx,
+            session: Session::new(),
+            client_id,
+            options: ClientOptions::default(),
+            will: None,
+            callback: None,
+            clock: None,
+            last_now: 0,
+        }
+    }
+
+    /// Sets user name, password and keep-alive.
+    #[must_use]
+    pub fn with_options(mut self, options: ClientOptions<'b>) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// Gives the client a monotonic millisecond clock, so that [`wait_msg`](Self::wait_msg),
+    /// [`check_msg`](Self::check_msg) and the waits inside `publish`/`subscribe` send
+    /// keep-alive pings on their own and detect a silent server.
+    pub fn set_clock(&mut self, clock: fn() -> u64) {
+        self.clock = Some(clock);
+    }
+
+    /// Sets the callback that receives every incoming message as `(topic, payload)`.
+    pub fn set_callback(&mut self, callback: &'b mut dyn FnMut(&str, &[u8])) {
+        self.callback = Some(Callback::Simple(callback));
+    }
+
+    /// Sets a callback that receives the whole PUBLISH (topic, payload, QoS, retain, DUP).
+    pub fn set_message_callback(&mut self, callback: &'b mut dyn FnMut(&Publish<'_>)) {
+        self.callback = Some(Callback::Full(callback));
+    }
+
+    /// Sets the will message for the next [`connect`](Self::connect).
+    ///
+    /// # Errors
+    /// [`ClientError::InvalidTopic`] if `topic` is not a valid topic name.
+    pub fn set_last_will(
+        &mut self,
+        topic: &'b str,
+        msg: &'b [u8],
+        retain: bool,
+        qos: QoS,
+    ) -> Result<(), ClientError<T::Error>> {
+        self.will = Some(LastWill {
+            topic: TopicName::new(topic)?,
+            message: msg,
+            qos,
+            retain,
+        });
+        Ok(())
+    }
+
+    /// The protocol state machine (read-only).
+    pub fn session(&self) -> &Session<N, S> {
+        &self.session
+    }
+
+    /// The transport.
+    pub fn transport_mut(&mut self) -> &mut T {
+        &mut self.transport
+    }
+
+    /// Swaps in a new transport after the old connection failed, returning the old one.
+    /// Call [`connect`](Self::connect) next.
+    pub fn replace_transport(&mut self, transport: T) -> T {
+        self.session.connection_lost();
+        core::mem::replace(&mut self.transport, transport)
+    }
+
+    /// Gives the transport back.
+    pub fn into_inner(self) -> T {
+        self.transport
+    }
+
+    fn now(&mut self) -> u64 {
+        if let Some(clock) = self.clock {
+            self.last_now = clock();
+        }
+        self.last_now
+    }
+
+    /// Opens the MQTT session: sends CONNECT and waits for CONNACK. Returns the server's
+    /// Session Present flag. With `clean_session = false`, unacknowledged QoS 1/2 messages
+    /// from the previous connection are re-sent (DUP set) right after.
+    ///
+    /// # Errors
+    /// [`ClientError::ConnectionRefused`] with the CONNACK code, transport and protocol errors.
+    pub fn connect(&mut self, clean_session: bool) -> Result<bool, ClientError<T::Error>> {
+        self.session.connection_lost();
+        let now = self.now();
+        let connect = Connect {
+            clean_session,
+            keep_alive: self.options.keep_alive,
+            client_id: self.client_id,
+            will: self.will,
+            username: self.options.user,
+            password: self.options.password,
+        };
+        let packet = self.session.connect(connect, now)?;
+        self.send(&packet)?;
+        let session_present = loop {
+            if let (_, Outcome::Connected(sp)) = self.process_one()? {
+                break sp;
+            }
+        };
+        self.resend_pending()?;
+        Ok(session_present)
+    }
+
+    /// Re-sends what the session still owes the server ([MQTT-4.4.0-1]).
+    fn resend_pending(&mut self) -> Result<(), ClientError<T::Error>> {
+        let Self {
+            transport,
+            tx,
+            session,
+            ..
+        } = self;
+        for packet in session.resend() {
+            send_packet(transport, tx, &packet)?;
+        }
+        let now = self.now();
+        self.session.mark_sent(now);
+        Ok(())
+    }
+
+    /// Sends DISCONNECT. The session stays usable for a later [`connect`](Self::connect);
+    /// close the transport afterwards ([MQTT-3.14.4-1]).
+    ///
+    /// # Errors
+    /// Transport errors, or [`ClientError::Protocol`] when not connected.
+    pub fn disconnect(&mut self) -> Result<(), ClientError<T::Error>> {
+        let packet = self.session.disconnect()?;
+        self.send(&packet)
+    }
+
+    /// Sends a PINGREQ; the PINGRESP is consumed by the next `wait_msg`/`check_msg`.
+    ///
+    /// # Errors
+    /// Transport errors, or [`ClientError::Protocol`] when not connected.
+    pub fn ping(&mut self) -> Result<(), ClientError<T::Error>> {
+        let now = self.now();
+        let packet = self.session.ping(now)?;
+        self.send(&packet)
+    }
+
+    /// Runs the keep-alive timer at `now_ms`: sends a PINGREQ if nothing was sent for a
+    /// keep-alive interval and returns whether it did.
+    ///
+    /// # Errors
+    /// [`ClientError::Protocol`] with `PingTimeout` when an earlier PINGREQ went unanswered
+    /// for the response timeout; transport errors.
+    pub fn ping_if_due(&mut self, now_ms: u64) -> Result<bool, ClientError<T::Error>> {
+        if self.clock.is_none() {
+            self.last_now = now_ms;
+        }
+        match self.session.handle_timeout(now_ms) {
+            Ok(Some(packet)) => self.send(&packet).map(|()| true),
+            Ok(None) => Ok(false),
+            Err(e) => {
+                self.session.connection_lost();
+                Err(e.into())
+            }
+        }
+    }
+
+    fn run_timers(&mut self) -> Result<(), ClientError<T::Error>> {
+        if self.clock.is_some() {
+            let now = self.now();
+            self.ping_if_due(now)?;
+        }
+        Ok(())
+    }
+
+    /// Publishes `msg` to `topic`. For QoS 1 and 2 it returns once the server has
+    /// acknowledged the message (PUBACK, or PUBREC/PUBREL/PUBCOMP); messages that arrive
+    /// meanwhile go to the callback.
+    ///
+    /// # Errors
+    /// [`ClientError::InvalidTopic`], [`ClientError::Protocol`] (`InflightFull`, `StoreFull`,
+    /// `NotConnected`), [`ClientError::Encode`], transport errors.
+    pub fn publish(
+        &mut self,
+        topic: &str,
+        msg: &[u8],
+        retain: bool,
+        qos: QoS,
+    ) -> Result<(), ClientError<T::Error>> {
+        let topic = TopicName::new(topic)?;
+        let now = self.now();
+        let publish = self.session.publish(topic, msg, qos, retain, now)?;
+        self.send(&Packet::Publish(publish))?;
+        if let Some(id) = publish.delivery.packet_id() {
+            while self.process_one()?.1 != Outcome::Published(id) {}
+        }
+        Ok(())
+    }
+
+    /// Subscribes to `topic` (a filter, wildcards allowed) and returns the QoS the server
+    /// granted.
+    ///
+    /// # Errors
+    /// [`ClientError::SubscribeRefused`] when the server answers 0x80;
+    /// [`ClientError::InvalidTopic`], protocol and transport errors.
+    pub fn subscribe(&mut self, topic: &str, qos: QoS) -> Result<QoS, ClientError<T::Error>> {
+        let topics = [Subscription {
+            filter: TopicFilter::new(topic)?,
+            qos,
+        }];
+        let now = self.now();
+        let packet = self.session.subscribe(&topics, now)?;
+        let Packet::Subscribe(sub) = packet else {
+            return Err(ClientError::Protocol(
+                crate::session::ProtocolError::UnexpectedPacket(packet.packet_type()),
+            ));
+        };
+        self.send(&packet)?;
+        loop {
+            if let (_, Outcome::Subscribed(id, code)) = self.process_one()?
+                && id == sub.packet_id
+            {
+                return match code {
+                    Some(SubAckReturnCode::Success(granted)) => Ok(granted),
+                    _ => Err(ClientError::SubscribeRefused),
+                };
+            }
+        }
+    }
+
+    /// Removes the subscription for `topic` and waits for the UNSUBACK.
+    ///
+    /// # Errors
+    /// [`ClientError::InvalidTopic`], protocol and transport errors.
+    pub fn unsubscribe(&mut self, topic: &str) -> Result<(), ClientError<T::Error>> {
+        let topics = [TopicFilter::new(topic)?];
+        let now = self.now();
+        let packet = self.session.unsubscribe(&topics, now)?;
+        self.send(&packet)?;
+        let Packet::Unsubscribe(unsub) = packet else {
+            return Ok(());
+        };
+        while self.process_one()?.1 != Outcome::Unsubscribed(unsub.packet_id) {}
+        Ok(())
+    }
+
+    /// Blocks until one packet arrives and processes it: a message goes to the callback
+    /// (and is acknowledged per its QoS), anything else updates the session. Returns the
+    /// type of the packet processed.
+    ///
+    /// # Errors
+    /// Transport, malformed-packet and protocol errors.
+    pub fn wait_msg(&mut self) -> Result<PacketType, ClientError<T::Error>> {
+        self.run_timers()?;
+        Ok(self.process_one()?.0)
+    }
+
+    /// Reads one packet, lets the session judge it, sends the reply, runs the callback.
+    fn process_one(&mut self) -> Result<(PacketType, Outcome), ClientError<T::Error>> {
+        let now = self.now();
+        let Self {
+            transport,
+            rx,
+            tx,
+            session,
+            callback,
+            ..
+        } = self;
+        let packet = match read_packet(transport, rx) {
+            Ok(p) => p,
+            Err(e) => {
+                let e = ClientError::from(e);
+                if !matches!(e, ClientError::PacketTooLarge { .. }) {
+                    session.connection_lost();
+                }
+                return Err(e);
+            }
+        };
+        let ptype = packet.packet_type();
+        let incoming = match session.handle_packet(packet, now) {
+            Ok(i) => i,
+            Err(e) => {
+                session.connection_lost();
+                return Err(e.into());
+            }
+        };
+        let outcome = match incoming.event {
+            Some(Event::Message(publish)) => {
+                match callback {
+                    Some(Callback::Simple(cb)) => cb(publish.topic.as_str(), publish.payload),
+                    Some(Callback::Full(cb)) => cb(&publish),
+                    None => {}
+                }
+                Outcome::Other
+            }
+            Some(Event::Connected { session_present }) => Outcome::Connected(session_present),
+            Some(Event::Published(id)) => Outcome::Published(id),
+            Some(Event::Subscribed { packet_id, codes }) => Outcome::Subscribed(packet_id, codes.first()),
+            Some(Event::Unsubscribed(id)) => Outcome::Unsubscribed(id),
+            Some(Event::Pong) | None => Outcome::Other,
+        };
+        // The acknowledgement goes out after the application has seen the message
+        // ([MQTT-4.3.2-2]: acknowledge once the message is owned).
+        if let Some(reply) = incoming.reply {
+            send_packet(transport, tx, &reply)?;
+        }
+        Ok((ptype, outcome))
+    }
+
+    fn send(&mut self, packet: &Packet<'_>) -> Result<(), ClientError<T::Error>> {
+        send_packet(&mut self.transport, self.tx, packet)
+    }
+}
+
+impl<T: Read + Write + ReadReady, const N: usize, const S: usize> MqttClient<'_, T, N, S> {
+    /// Processes one packet if one has arrived, otherwise returns `Ok(None)` at once (after
+    /// running the keep-alive timer when a clock is set). umqtt's `check_msg`.
+    ///
+    /// # Errors
+    /// As [`wait_msg`](Self::wait_msg).
+    pub fn check_msg(&mut self) -> Result<Option<PacketType>, ClientError<T::Error>> {
+        self.run_timers()?;
+        if !self.transport.read_ready().map_err(ClientError::Io)? {
+            return Ok(None);
+        }
+        self.process_one().map(|(t, _)| Some(t))
+    }
+}
+
+/// Encodes `packet` into `tx` and writes it; a packet larger than `tx` is written field by
+/// field instead.
+fn send_packet<T: Write>(
+    transport: &mut T,
+    tx: &mut [u8],
+    packet: &Packet<'_>,
+) -> Result<(), ClientError<T::Error>> {
+    match packet.encode(tx) {
+        Ok(n) => transport
+            .write_all(tx.get(..n).unwrap_or(&[]))
+            .map_err(ClientError::Io)?,
+        Err(EncodeError::BufferTooSmall { .. }) => {
+            packet.encode_to(transport).map_err(|e| match e {
+                crate::EncodeToError::Encode(e) => ClientError::Encode(e),
+                crate::EncodeToError::Write(e) => ClientError::Io(e),
+            })?;
+        }
+        Err(e) => return Err(e.into()),
+    }
+    transport.flush().map_err(ClientError::Io)
+}

@@ -1,0 +1,618 @@
+//! [`Session`]: the client's MQTT protocol state as a pure state machine (no I/O, no clock).
+//!
+//! The session decides *what* to send and *what* an incoming packet means; a driver (the
+//! blocking [`MqttClient`](crate::client::MqttClient), or an async one) moves the bytes. It
+//! keeps the "Session state" of spec section 4.1 on the client side: packet identifiers in
+//! use, QoS 1 and QoS 2 messages not yet fully acknowledged (with their bytes, so they can be
+//! re-sent after a reconnect), incoming QoS 2 identifiers awaiting PUBREL, and the keep-alive
+//! timers. Time is always passed in as `now`, a monotonic millisecond count.
+//!
+//! # Driving protocol
+//!
+//! 1. Call [`Session::connect`] and send the CONNECT it returns. Read packets and pass each
+//!    to [`Session::handle_packet`] until it yields [`Event::Connected`]. If the session was
+//!    resumed (`clean_session = false`), send every packet of [`Session::resend`] next, in
+//!    order, then call [`Session::mark_sent`].
+//! 2. Commands ([`publish`](Session::publish), [`subscribe`](Session::subscribe),
+//!    [`unsubscribe`](Session::unsubscribe), [`ping`](Session::ping),
+//!    [`disconnect`](Session::disconnect)) return the packet to send. They record the send
+//!    time and what acknowledgement is now expected, so send what they return straight away.
+//! 3. For every packet received, call [`Session::handle_packet`]: send
+//!    [`Incoming::reply`] if present, and act on [`Incoming::event`].
+//! 4. Whenever [`Session::poll_timeout`] passes, call [`Session::handle_timeout`]: it returns
+//!    a PINGREQ to send when keep-alive is due, or an error when the server stopped answering.
+//! 5. When the connection drops, call [`Session::connection_lost`]. Unacknowledged QoS 1/2
+//!    messages stay queued and go out again (with DUP set) after the next
+//!    `connect(clean_session = false)`.
+//!
+//! Every `Err` from the session means the connection must be closed ([MQTT-4.8.0-1]).
+
+mod error;
+
+pub use error::ProtocolError;
+
+use heapless::Vec;
+
+use crate::packet::{Connect, Entries, Packet, Publish, SubAckReturnCode, Subscription};
+use crate::status::Status;
+use crate::topic::{TopicFilter, TopicName};
+use crate::types::{ConnectReturnCode, Delivery, PacketId, QoS};
+
+/// Default time allowed for CONNACK and PINGRESP, in milliseconds.
+pub const DEFAULT_RESPONSE_TIMEOUT_MS: u64 = 30_000;
+
+/// Where the session is in the connection life cycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Phase {
+    /// No connection; only [`Session::connect`] is allowed.
+    Disconnected,
+    /// CONNECT sent, waiting for CONNACK.
+    Connecting,
+    /// CONNACK accepted.
+    Connected,
+}
+
+/// What an incoming packet meant to the application.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Event<'p> {
+    /// The server accepted the connection.
+    Connected {
+        /// Whether the server resumed a stored session.
+        session_present: bool,
+    },
+    /// An application message to deliver (already de-duplicated for QoS 2).
+    Message(Publish<'p>),
+    /// An outgoing QoS 1 (PUBACK) or QoS 2 (PUBCOMP) message is fully acknowledged.
+    Published(PacketId),
+    /// A SUBSCRIBE was answered; one code per requested filter.
+    Subscribed {
+        /// The SUBSCRIBE's packet identifier.
+        packet_id: PacketId,
+        /// The return codes, in request order.
+        codes: Entries<'p, SubAckReturnCode>,
+    },
+    /// An UNSUBSCRIBE was acknowledged.
+    Unsubscribed(PacketId),
+    /// A PINGRESP arrived.
+    Pong,
+}
+
+/// Result of [`Session::handle_packet`]: something for the application and/or a packet to
+/// send back. MQTT 3.1.1 never needs more than one reply per incoming packet.
+#[must_use]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Incoming<'p> {
+    /// What happened, if it concerns the application.
+    pub event: Option<Event<'p>>,
+    /// The acknowledgement to send now (PUBACK, PUBREC, PUBREL or PUBCOMP).
+    pub reply: Option<Packet<'static>>,
+}
+
+/// The acknowledgement an outgoing packet is waiting for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Await {
+    /// QoS 1 PUBLISH stored at `store[at..at + len]`, waiting for PUBACK.
+    PubAck { at: usize, len: usize },
+    /// QoS 2 PUBLISH stored at `store[at..at + len]`, waiting for PUBREC.
+    PubRec { at: usize, len: usize },
+    /// QoS 2 PUBREL sent, waiting for PUBCOMP (the PUBLISH is never re-sent now).
+    PubComp,
+    /// SUBSCRIBE with `count` filters, waiting for SUBACK.
+    SubAck { count: usize },
+    /// UNSUBSCRIBE waiting for UNSUBACK.
+    UnsubAck,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Pending {
+    id: PacketId,
+    awaiting: Await,
+}
+
+/// The client side of an MQTT session. See the [module docs](self) for how to drive it.
+///
+/// * `N` bounds the packets awaiting acknowledgement in each direction (outgoing QoS 1/2
+///   messages plus SUBSCRIBE/UNSUBSCRIBE; incoming QoS 2 messages awaiting PUBREL).
+/// * `S` is the size in bytes of the store that keeps unacknowledged outgoing QoS 1/2
+///   PUBLISH packets (encoded) for re-sending after a reconnect.
+#[derive(Debug)]
+pub struct Session<const N: usize = 8, const S: usize = 1024> {
+    phase: Phase,
+    clean_session: bool,
+    keep_alive_ms: u64,
+    response_timeout_ms: u64,
+    next_id: PacketId,
+    pending: Vec<Pending, N>,
+    store: Vec<u8, S>,
+    incoming_qos2: Vec<PacketId, N>,
+    last_sent: u64,
+    connect_sent: u64,
+    ping_sent: Option<u64>,
+}
+
+impl<const N: usize, const S: usize> Default for Session<N, S> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const N: usize, const S: usize> Session<N, S> {
+    /// A disconnected session with no state.
+    pub const fn new() -> Self {
+        Self {
+            phase: Phase::Disconnected,
+            clean_session: true,
+            keep_alive_ms: 0,
+            response_timeout_ms: DEFAULT_RESPONSE_TIMEOUT_MS,
+            next_id: PacketId::MIN,
+            pending: Vec::new(),
+            store: Vec::new(),
+            incoming_qos2: Vec::new(),
+            last_sent: 0,
+            connect_sent: 0,
+            ping_sent: None,
+        }
+    }
+
+    /// Sets how long CONNACK and PINGRESP may take before
+    /// [`handle_timeout`](Self::handle_timeout) gives up (default 30 s).
+    pub fn set_response_timeout(&mut self, ms: u64) {
+        self.response_timeout_ms = ms;
+    }
+
+    /// The connection phase.
+    pub const fn phase(&self) -> Phase {
+        self.phase
+    }
+
+    /// Number of outgoing packets awaiting acknowledgement.
+    pub fn inflight(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Whether `id` is awaiting an acknowledgement.
+    pub fn is_pending(&self, id: PacketId) -> bool {
+        self.pending.iter().any(|p| p.id == id)
+    }
+
+    /// Number of incoming QoS 2 messages delivered but not yet released by PUBREL.
+    pub fn incoming_qos2(&self) -> usize {
+        self.incoming_qos2.len()
+    }
+
+    /// Bytes of the re-send store in use.
+    pub fn stored_bytes(&self) -> usize {
+        self.store.len()
+    }
+
+    /// Records that a packet was written at `now` (keep-alive counts from the last send).
+    /// Commands and replies call this themselves; call it after sending [`resend`](Self::resend).
+    pub fn mark_sent(&mut self, now: u64) {
+        self.last_sent = now;
+    }
+
+    /// Starts a connection: returns the CONNECT to send first ([MQTT-3.1.0-1]).
+    ///
+    /// With `clean_session` set, all stored state is dropped ([MQTT-3.1.2-6]); without it,
+    /// unacknowledged messages are kept for [`resend`](Self::resend) ([MQTT-3.1.2-4]).
+    ///
+    /// # Errors
+    /// [`ProtocolError::AlreadyConnected`] unless the session is disconnected
+    /// ([MQTT-3.1.0-2]: one CONNECT per connection).
+    pub fn connect<'p>(&mut self, connect: Connect<'p>, now: u64) -> Result<Packet<'p>, ProtocolError> {
+        if self.phase != Phase::Disconnected {
+            return Err(ProtocolError::AlreadyConnected);
+        }
+        if connect.clean_session {
+            self.pending.clear();
+            self.store.clear();
+            self.incoming_qos2.clear();
+        }
+        self.clean_session = connect.clean_session;
+        self.keep_alive_ms = u64::from(connect.keep_alive) * 1000;
+        self.phase = Phase::Connecting;
+        self.connect_sent = now;
+        self.ping_sent = None;
+        self.mark_sent(now);
+        Ok(Packet::Connect(connect))
+    }
+
+    fn require_connected(&self) -> Result<(), ProtocolError> {
+        if self.phase == Phase::Connected {
+            Ok(())
+        } else {
+            Err(ProtocolError::NotConnected)
+        }
+    }
+
+    /// Allocates a packet identifier not currently in use ([MQTT-2.3.1-2]), wrapping from
+    /// 65535 to 1.
+    fn allocate_id(&mut self) -> Result<PacketId, ProtocolError> {
+        if self.pending.is_full() {
+            return Err(ProtocolError::InflightFull);
+        }
+        // At most N identifiers are in use, so this finds a free one within N + 1 tries.
+        loop {
+            let id = self.next_id;
+            self.next_id = id.next();
+            if !self.is_pending(id) {
+                return Ok(id);
+            }
+        }
+    }
+
+    /// Builds a PUBLISH. For QoS 1 and 2 it allocates a packet identifier and stores the
+    /// encoded packet until it is acknowledged, so nothing is sent that could not be re-sent.
+    ///
+    /// # Errors
+    /// [`ProtocolError::NotConnected`]; for QoS 1/2 [`ProtocolError::InflightFull`] or
+    /// [`ProtocolError::StoreFull`] before anything is sent, or
+    /// [`ProtocolError::Encode`] if the packet cannot be encoded (for example a payload that
+    /// makes it larger than 268,435,455 bytes).
+    pub fn publish<'p>(
+        &mut self,
+        topic: TopicName<'p>,
+        payload: &'p [u8],
+        qos: QoS,
+        retain: bool,
+        now: u64,
+    ) -> Result<Publish<'p>, ProtocolError> {
+        self.require_connected()?;
+        let delivery = match qos {
+            QoS::AtMostOnce => Delivery::AtMostOnce,
+            QoS::AtLeastOnce | QoS::ExactlyOnce => {
+                let id = self.allocate_id()?;
+                let d = match qos {
+                    QoS::AtLeastOnce => Delivery::AtLeastOnce(id),
+                    _ => Delivery::ExactlyOnce(id),
+                };
+                let publish = Publish::new(topic, payload, d, retain);
+                let at = self.store.len();
+                let len = Packet::Publish(publish).encoded_len();
+                if len > S - at {
+                    return Err(ProtocolError::StoreFull { needed: len });
+                }
+                // Cannot fail: the capacity was checked just above.
+                self.store
+                    .resize(at + len, 0)
+                    .map_err(|_| ProtocolError::StoreFull { needed: len })?;
+                let dst = self.store.get_mut(at..).unwrap_or(&mut []);
+                if let Err(e) = Packet::Publish(publish).encode(dst) {
+                    self.store.truncate(at);
+                    return Err(ProtocolError::Encode(e));
+                }
+                let awaiting = match qos {
+                    QoS::AtLeastOnce => Await::PubAck { at, len },
+                    _ => Await::PubRec { at, len },
+                };
+                // Cannot fail: allocate_id checked that the table has room.
+                let _ = self.pending.push(Pending { id, awaiting });
+                d
+            }
+        };
+        let publish = Publish::new(topic, payload, delivery, retain);
+        self.mark_sent(now);
+        Ok(publish)
+    }
+
+    /// Builds a SUBSCRIBE for `topics` and records the SUBACK it expects.
+    ///
+    /// # Errors
+    /// [`ProtocolError::NotConnected`], [`ProtocolError::InflightFull`], or
+    /// [`ProtocolError::Encode`] with `EmptyPayload` for an empty list ([MQTT-3.8.3-3]).
+    pub fn subscribe<'p>(
+        &mut self,
+        topics: &'p [Subscription<'p>],
+        now: u64,
+    ) -> Result<Packet<'p>, ProtocolError> {
+        self.require_connected()?;
+        if topics.is_empty() {
+            return Err(ProtocolError::Encode(crate::EncodeError::EmptyPayload));
+        }
+        let id = self.allocate_id()?;
+        let _ = self.pending.push(Pending {
+            id,
+            awaiting: Await::SubAck { count: topics.len() },
+        });
+        self.mark_sent(now);
+        Ok(Packet::Subscribe(crate::packet::Subscribe {
+            packet_id: id,
+            topics: Entries::new(topics),
+        }))
+    }
+
+    /// Builds an UNSUBSCRIBE for `topics` and records the UNSUBACK it expects.
+    ///
+    /// # Errors
+    /// As [`subscribe`](Self::subscribe) ([MQTT-3.10.3-2] for an empty list).
+    pub fn unsubscribe<'p>(
+        &mut self,
+        topics: &'p [TopicFilter<'p>],
+        now: u64,
+    ) -> Result<Packet<'p>, ProtocolError> {
+        self.require_connected()?;
+        if topics.is_empty() {
+            return Err(ProtocolError::Encode(crate::EncodeError::EmptyPayload));
+        }
+        let id = self.allocate_id()?;
+        let _ = self.pending.push(Pending {
+            id,
+            awaiting: Await::UnsubAck,
+        });
+        self.mark_sent(now);
+        Ok(Packet::Unsubscribe(crate::packet::Unsubscribe {
+            packet_id: id,
+            topics: Entries::new(topics),
+        }))
+    }
+
+    /// Builds a PINGREQ and starts waiting for its PINGRESP.
+    ///
+    /// # Errors
+    /// [`ProtocolError::NotConnected`].
+    pub fn ping(&mut self, now: u64) -> Result<Packet<'static>, ProtocolError> {
+        self.require_connected()?;
+        if self.ping_sent.is_none() {
+            self.ping_sent = Some(now);
+        }
+        self.mark_sent(now);
+        Ok(Packet::PingReq)
+    }
+
+    /// Builds a DISCONNECT; afterwards nothing more may be sent on this connection
+    /// ([MQTT-3.14.4-2]) and the driver closes it ([MQTT-3.14.4-1]).
+    ///
+    /// # Errors
+    /// [`ProtocolError::NotConnected`].
+    pub fn disconnect(&mut self) -> Result<Packet<'static>, ProtocolError> {
+        self.require_connected()?;
+        self.connection_lost();
+        Ok(Packet::Disconnect)
+    }
+
+    /// Tells the session the network connection is gone. Pending SUBSCRIBE/UNSUBSCRIBE
+    /// requests are dropped (they are not re-sent); QoS 1/2 state is kept for a
+    /// `clean_session = false` reconnect.
+    pub fn connection_lost(&mut self) {
+        self.phase = Phase::Disconnected;
+        self.ping_sent = None;
+        self.pending
+            .retain(|p| !matches!(p.awaiting, Await::SubAck { .. } | Await::UnsubAck));
+    }
+
+    /// Packets to re-send after a resumed connection, in their original order
+    /// ([MQTT-4.4.0-1], [MQTT-4.6.0-1]): each unacknowledged QoS 1/2 PUBLISH with DUP set,
+    /// and a PUBREL for each QoS 2 message that already got its PUBREC.
+    pub fn resend(&self) -> impl Iterator<Item = Packet<'_>> + '_ {
+        self.pending.iter().filter_map(|p| match p.awaiting {
+            Await::PubAck { at, len } | Await::PubRec { at, len } => {
+                let bytes = self.store.get(at..at + len)?;
+                match crate::packet::decode(bytes) {
+                    Ok(Status::Complete((Packet::Publish(mut publish), _))) => {
+                        publish.dup = true;
+                        Some(Packet::Publish(publish))
+                    }
+                    _ => None,
+                }
+            }
+            Await::PubComp => Some(Packet::PubRel(p.id)),
+            Await::SubAck { .. } | Await::UnsubAck => None,
+        })
+    }
+
+    /// Removes the pending entry at `index`, releasing its stored bytes.
+    fn remove(&mut self, index: usize) {
+        let Some(entry) = self.pending.get(index).copied() else {
+            return;
+        };
+        self.pending.remove(index);
+        if let Await::PubAck { at, len } | Await::PubRec { at, len } = entry.awaiting {
+            self.release(at, len);
+        }
+    }
+
+    /// Drops `store[at..at + len]` and shifts the later entries down.
+    fn release(&mut self, at: usize, len: usize) {
+        let total = self.store.len();
+        self.store.copy_within(at + len..total, at);
+        self.store.truncate(total - len);
+        for p in self.pending.iter_mut() {
+            if let Await::PubAck { at: a, .. } | Await::PubRec { at: a, .. } = &mut p.awaiting
+                && *a > at
+            {
+                *a -= len;
+            }
+        }
+    }
+
+    fn find(&self, id: PacketId) -> Option<(usize, Await)> {
+        self.pending
+            .iter()
+            .position(|p| p.id == id)
+            .and_then(|i| Some((i, self.pending.get(i)?.awaiting)))
+    }
+
+    /// Processes one packet from the server.
+    ///
+    /// # Errors
+    /// Every error means the connection must be closed:
+    /// * [`ProtocolError::ConnectionRefused`] for a CONNACK with a non-zero code
+    ///   ([MQTT-3.2.2-5]);
+    /// * [`ProtocolError::UnexpectedPacket`] for anything before CONNACK ([MQTT-3.2.0-1]),
+    ///   a second CONNACK, or a packet only a client sends;
+    /// * [`ProtocolError::UnknownPacketId`] for an acknowledgement nobody is waiting for
+    ///   ([MQTT-2.3.1-6], [MQTT-2.3.1-7]);
+    /// * [`ProtocolError::SubAckCountMismatch`], [`ProtocolError::SessionPresentOnCleanSession`],
+    ///   [`ProtocolError::IncomingQos2Full`].
+    pub fn handle_packet<'p>(&mut self, packet: Packet<'p>, now: u64) -> Result<Incoming<'p>, ProtocolError> {
+        let unexpected = Err(ProtocolError::UnexpectedPacket(packet.packet_type()));
+        if self.phase == Phase::Connecting {
+            let Packet::ConnAck(ack) = packet else {
+                return unexpected;
+            };
+            if ack.code != ConnectReturnCode::Accepted {
+                self.connection_lost();
+                return Err(ProtocolError::ConnectionRefused(ack.code));
+            }
+            if ack.session_present && self.clean_session {
+                // [MQTT-3.2.2-1]
+                return Err(ProtocolError::SessionPresentOnCleanSession);
+            }
+            self.phase = Phase::Connected;
+            return Ok(event(Event::Connected {
+                session_present: ack.session_present,
+            }));
+        }
+        if self.phase != Phase::Connected {
+            return unexpected;
+        }
+        let unknown = |id| Err(ProtocolError::UnknownPacketId(packet.packet_type(), id));
+        match packet {
+            Packet::Publish(p) => self.handle_publish(p, now),
+            Packet::PubAck(id) => match self.find(id) {
+                Some((i, Await::PubAck { .. })) => {
+                    self.remove(i);
+                    Ok(event(Event::Published(id)))
+                }
+                _ => unknown(id),
+            },
+            Packet::PubRec(id) => match self.find(id) {
+                Some((i, Await::PubRec { at, len })) => {
+                    // [MQTT-4.3.3-1] from now on only PUBREL is sent for this id.
+                    if let Some(p) = self.pending.get_mut(i) {
+                        p.awaiting = Await::PubComp;
+                    }
+                    self.release(at, len);
+                    Ok(self.reply(Packet::PubRel(id), now))
+                }
+                // A repeated PUBREC (after a resend) gets the PUBREL again.
+                Some((_, Await::PubComp)) => Ok(self.reply(Packet::PubRel(id), now)),
+                _ => unknown(id),
+            },
+            Packet::PubComp(id) => match self.find(id) {
+                Some((i, Await::PubComp)) => {
+                    self.remove(i);
+                    Ok(event(Event::Published(id)))
+                }
+                _ => unknown(id),
+            },
+            Packet::PubRel(id) => {
+                // [MQTT-4.3.3-2] release the id; answer PUBCOMP even if it is unknown (the
+                // PUBCOMP may have been lost before a reconnect).
+                self.incoming_qos2.retain(|&x| x != id);
+                Ok(self.reply(Packet::PubComp(id), now))
+            }
+            Packet::SubAck(ack) => match self.find(ack.packet_id) {
+                Some((i, Await::SubAck { count })) => {
+                    if ack.codes.len() != count {
+                        return Err(ProtocolError::SubAckCountMismatch {
+                            expected: count,
+                            received: ack.codes.len(),
+                        });
+                    }
+                    self.remove(i);
+                    Ok(event(Event::Subscribed {
+                        packet_id: ack.packet_id,
+                        codes: ack.codes,
+                    }))
+                }
+                _ => unknown(ack.packet_id),
+            },
+            Packet::UnsubAck(id) => match self.find(id) {
+                Some((i, Await::UnsubAck)) => {
+                    self.remove(i);
+                    Ok(event(Event::Unsubscribed(id)))
+                }
+                _ => unknown(id),
+            },
+            Packet::PingResp => {
+                self.ping_sent = None;
+                Ok(event(Event::Pong))
+            }
+            Packet::Connect(_)
+            | Packet::ConnAck(_)
+            | Packet::Subscribe(_)
+            | Packet::Unsubscribe(_)
+            | Packet::PingReq
+            | Packet::Disconnect => unexpected,
+        }
+    }
+
+    fn reply<'p>(&mut self, packet: Packet<'static>, now: u64) -> Incoming<'p> {
+        self.mark_sent(now);
+        Incoming {
+            event: None,
+            reply: Some(packet),
+        }
+    }
+
+    /// [MQTT-3.3.4-1], [MQTT-4.3.2-2], [MQTT-4.3.3-2], [MQTT-4.5.0-2]: acknowledge per QoS,
+    /// whether or not the application wants the message; deliver a QoS 2 message once.
+    fn handle_publish<'p>(&mut self, p: Publish<'p>, now: u64) -> Result<Incoming<'p>, ProtocolError> {
+        match p.delivery {
+            Delivery::AtMostOnce => Ok(event(Event::Message(p))),
+            Delivery::AtLeastOnce(id) => {
+                let mut r = self.reply(Packet::PubAck(id), now);
+                r.event = Some(Event::Message(p));
+                Ok(r)
+            }
+            Delivery::ExactlyOnce(id) => {
+                let first = !self.incoming_qos2.contains(&id);
+                if first && self.incoming_qos2.push(id).is_err() {
+                    return Err(ProtocolError::IncomingQos2Full);
+                }
+                let mut r = self.reply(Packet::PubRec(id), now);
+                if first {
+                    r.event = Some(Event::Message(p));
+                }
+                Ok(r)
+            }
+        }
+    }
+
+    /// The next instant at which [`handle_timeout`](Self::handle_timeout) has work to do,
+    /// or `None` when no timer runs.
+    pub fn poll_timeout(&self) -> Option<u64> {
+        match self.phase {
+            Phase::Disconnected => None,
+            Phase::Connecting => Some(self.connect_sent.saturating_add(self.response_timeout_ms)),
+            Phase::Connected => match self.ping_sent {
+                Some(t) => Some(t.saturating_add(self.response_timeout_ms)),
+                None if self.keep_alive_ms > 0 => Some(self.last_sent.saturating_add(self.keep_alive_ms)),
+                None => None,
+            },
+        }
+    }
+
+    /// Runs the timers at `now`.
+    ///
+    /// Returns a PINGREQ to send when nothing has been sent for a keep-alive interval
+    /// ([MQTT-3.1.2-23]).
+    ///
+    /// # Errors
+    /// [`ProtocolError::ConnAckTimeout`] or [`ProtocolError::PingTimeout`] when the server
+    /// has not answered within the response timeout: close the connection.
+    pub fn handle_timeout(&mut self, now: u64) -> Result<Option<Packet<'static>>, ProtocolError> {
+        let Some(deadline) = self.poll_timeout() else {
+            return Ok(None);
+        };
+        if now < deadline {
+            return Ok(None);
+        }
+        match (self.phase, self.ping_sent) {
+            (Phase::Connecting, _) => Err(ProtocolError::ConnAckTimeout),
+            (_, Some(_)) => Err(ProtocolError::PingTimeout),
+            _ => self.ping(now).map(Some),
+        }
+    }
+}
+
+fn event(e: Event<'_>) -> Incoming<'_> {
+    Incoming {
+        event: Some(e),
+        reply: None,
+    }
+}
