@@ -1,0 +1,80 @@
+//! Options shared by the `pub` and `sub` tools, spelled like `mosquitto_pub`/`mosquitto_sub`.
+
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use umqtt::client::{ClientOptions, MqttClient, std_net::TcpTransport};
+
+use crate::args::{self, Args};
+
+/// Connection settings read from the command line.
+pub struct Conn {
+    /// `-h`
+    pub host: String,
+    /// `-p`
+    pub port: u16,
+    /// `-i`
+    pub id: String,
+    /// `-u`
+    pub user: Option<String>,
+    /// `-P`
+    pub password: Option<String>,
+    /// `-k`
+    pub keep_alive: u16,
+    /// `--will-topic`, `--will-payload`, `--will-qos`, `--will-retain`
+    pub will: Option<(String, String, u8, bool)>,
+    /// `-c`: keep a persistent session (clean_session = false)
+    pub persistent: bool,
+}
+
+impl Conn {
+    /// Reads the connection options; `prefix` names the default client id.
+    pub fn from_args(a: &Args, prefix: &str) -> Self {
+        let will = a.get(&["--will-topic"]).map(|t| {
+            (
+                t.to_owned(),
+                a.get(&["--will-payload"]).unwrap_or("").to_owned(),
+                a.num(&["--will-qos"], 0),
+                a.flag("--will-retain"),
+            )
+        });
+        Self {
+            host: a.get(&["-h", "--host"]).unwrap_or("127.0.0.1").to_owned(),
+            port: a.num(&["-p", "--port"], 1883),
+            id: a
+                .get(&["-i", "--id"])
+                .map_or_else(|| format!("{prefix}-{}", std::process::id()), str::to_owned),
+            user: a.get(&["-u", "--username"]).map(str::to_owned),
+            password: a.get(&["-P", "--pw"]).map(str::to_owned),
+            keep_alive: a.num(&["-k", "--keepalive"], 60),
+            will,
+            persistent: a.flag("-c"),
+        }
+    }
+
+    /// Opens the TCP connection.
+    pub fn tcp(&self) -> TcpTransport {
+        let tcp = TcpTransport::connect((self.host.as_str(), self.port))
+            .unwrap_or_else(|e| args::fail(&format!("cannot reach {}:{}: {e}", self.host, self.port)));
+        let _ = tcp.set_read_timeout(Some(Duration::from_secs(u64::from(self.keep_alive.max(1)) * 2)));
+        tcp
+    }
+
+    /// The client options.
+    pub fn options(&self) -> ClientOptions<'_> {
+        ClientOptions {
+            user: self.user.as_deref(),
+            password: self.password.as_deref().map(str::as_bytes),
+            keep_alive: self.keep_alive,
+        }
+    }
+
+    /// Applies the will, if any.
+    pub fn apply_will<'b>(&'b self, c: &mut MqttClient<'b, TcpTransport>) {
+        if let Some((topic, payload, qos, retain)) = &self.will {
+            c.set_last_will(topic, payload.as_bytes(), *retain, args::qos(*qos))
+                .unwrap_or_else(|e| args::fail(&format!("--will-topic: {e}")));
+        }
+    }
+}

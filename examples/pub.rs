@@ -1,0 +1,43 @@
+//! `mosquitto_pub`-style publisher built on `umqtt`.
+//!
+//! ```text
+//! cargo run --features std --example pub -- -h 127.0.0.1 -p 1883 -t home/light -m on -q 1 [-r]
+//!     [-i id] [-u user -P password] [-k keepalive] [-C repeat]
+//!     [--will-topic t --will-payload p --will-qos q --will-retain]
+//! ```
+
+#[path = "common/args.rs"]
+mod args;
+#[path = "common/cli.rs"]
+mod cli;
+
+use umqtt::client::MqttClient;
+
+fn main() {
+    let a = args::Args::parse(&["-r", "-c", "--will-retain", "-d"]);
+    let conn = cli::Conn::from_args(&a, "umqtt-pub");
+    let topic = a
+        .get(&["-t", "--topic"])
+        .unwrap_or_else(|| args::fail("-t topic is required"));
+    let message = a
+        .get(&["-m", "--message"])
+        .unwrap_or_else(|| args::fail("-m message is required"));
+    let qos = args::qos(a.num(&["-q", "--qos"], 0));
+    let retain = a.flag("-r");
+    let repeat: u32 = a.num(&["-C", "--repeat"], 1);
+
+    let (mut rx, mut tx) = ([0u8; 256], [0u8; 1024]);
+    let mut c: MqttClient<_> =
+        MqttClient::new(conn.tcp(), &conn.id, &mut rx, &mut tx).with_options(conn.options());
+    conn.apply_will(&mut c);
+    let result = (|| {
+        c.connect(!conn.persistent)?;
+        for _ in 0..repeat {
+            c.publish(topic, message.as_bytes(), retain, qos)?;
+        }
+        c.disconnect()
+    })();
+    if let Err(e) = result {
+        args::fail(&e.to_string());
+    }
+}

@@ -1,0 +1,68 @@
+//! `mosquitto_sub`-style subscriber built on `umqtt`.
+//!
+//! ```text
+//! cargo run --features std --example sub -- -h 127.0.0.1 -p 1883 -t 'home/#' [-t more] [-q 1] [-v] [-C count]
+//!     [-i id] [-c] [-u user -P password] [-k keepalive]
+//!     [--will-topic t --will-payload p --will-qos q --will-retain]
+//! ```
+//! Prints each payload (with `-v`, `topic payload`) and exits after `-C` messages.
+
+#[path = "common/args.rs"]
+mod args;
+#[path = "common/cli.rs"]
+mod cli;
+
+use std::cell::Cell;
+use std::io::Write as _;
+
+use umqtt::client::MqttClient;
+
+fn main() {
+    let a = args::Args::parse(&["-v", "-c", "--will-retain", "-d"]);
+    let conn = cli::Conn::from_args(&a, "umqtt-sub");
+    let topics: Vec<String> = std::env::args()
+        .collect::<Vec<_>>()
+        .windows(2)
+        .filter(|w| w[0] == "-t" || w[0] == "--topic")
+        .map(|w| w[1].clone())
+        .collect();
+    if topics.is_empty() {
+        args::fail("-t topic is required");
+    }
+    let qos = args::qos(a.num(&["-q", "--qos"], 0));
+    let verbose = a.flag("-v");
+    let count: u32 = a.num(&["-C", "--count"], 0);
+
+    let (mut rx, mut tx) = (vec![0u8; 256 * 1024], [0u8; 512]);
+    let received = Cell::new(0u32);
+    let mut on_message = |topic: &str, payload: &[u8]| {
+        let mut out = std::io::stdout().lock();
+        if verbose {
+            let _ = write!(out, "{topic} ");
+        }
+        let _ = out.write_all(payload);
+        let _ = writeln!(out);
+        let _ = out.flush();
+        received.set(received.get() + 1);
+    };
+    let mut c: MqttClient<_> =
+        MqttClient::new(conn.tcp(), &conn.id, &mut rx[..], &mut tx).with_options(conn.options());
+    c.set_clock(args::clock_ms);
+    conn.apply_will(&mut c);
+    c.set_callback(&mut on_message);
+    let result = (|| {
+        c.connect(!conn.persistent)?;
+        for t in &topics {
+            c.subscribe(t, qos)?;
+        }
+        while count == 0 || received.get() < count {
+            if c.check_msg()?.is_none() {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+        }
+        c.disconnect()
+    })();
+    if let Err(e) = result {
+        args::fail(&e.to_string());
+    }
+}
