@@ -27,6 +27,8 @@ mod wire;
 
 pub use error::{DecodeError, EncodeError, EncodeToError, ReadPacketError};
 pub use io::{read_fixed_header, read_packet};
+#[cfg(feature = "async")]
+pub use io::{read_fixed_header_async, read_packet_async};
 pub use packet::{
     ConnAck, Connect, Entries, FixedHeader, LastWill, Packet, Publish, SubAck, SubAckReturnCode, Subscribe,
     Subscription, Unsubscribe, decode, decode_body, encode, peek_fixed_header,

@@ -5,10 +5,9 @@
 use core::convert::Infallible;
 
 use nom::error::{ErrorKind, ParseError};
-use nom::number::complete::{be_u8, be_u16};
 use nom::{Err, IResult};
 
-use crate::error::DecodeError;
+use crate::error::{DecodeError, EncodeError};
 use crate::status::Status;
 use crate::types::PacketId;
 
@@ -62,19 +61,34 @@ pub fn parse_body<'a, T>(
     }
 }
 
+/// The error every body parser reports when a field runs past the end of the body.
+#[inline]
+fn unexpected_end<T>() -> Result<T, Err<PErr>> {
+    Err(Err::Error(PErr(DecodeError::UnexpectedEnd)))
+}
+
 /// One byte.
+#[inline]
 pub fn u8(i: &[u8]) -> PResult<'_, u8> {
-    be_u8(i)
+    match i.split_first() {
+        Some((&b, rest)) => Ok((rest, b)),
+        None => unexpected_end(),
+    }
 }
 
 /// A big-endian 16-bit integer (1.5.2).
+#[inline]
 pub fn u16(i: &[u8]) -> PResult<'_, u16> {
-    be_u16(i)
+    match i.split_first_chunk::<2>() {
+        Some((b, rest)) => Ok((rest, u16::from_be_bytes(*b))),
+        None => unexpected_end(),
+    }
 }
 
 /// A non-zero packet identifier ([MQTT-2.3.1-1]).
+#[inline]
 pub fn packet_id(i: &[u8]) -> PResult<'_, PacketId> {
-    let (i, v) = be_u16(i)?;
+    let (i, v) = u16(i)?;
     match PacketId::new(v) {
         Some(id) => Ok((i, id)),
         None => fail(DecodeError::PacketIdZero),
@@ -82,16 +96,21 @@ pub fn packet_id(i: &[u8]) -> PResult<'_, PacketId> {
 }
 
 /// Binary data: a 16-bit length then that many bytes (1.5.3, 3.1.3.3).
+#[inline]
 pub fn binary(i: &[u8]) -> PResult<'_, &[u8]> {
-    let (i, len) = be_u16(i)?;
-    nom::bytes::complete::take(len)(i)
+    let (i, len) = u16(i)?;
+    match i.split_at_checked(usize::from(len)) {
+        Some((bytes, rest)) => Ok((rest, bytes)),
+        None => unexpected_end(),
+    }
 }
 
 /// A UTF-8 string (1.5.3): well-formed UTF-8 without surrogates ([MQTT-1.5.3-1]) and without
 /// U+0000 ([MQTT-1.5.3-2]). A BOM is kept as an ordinary character ([MQTT-1.5.3-3]).
+#[inline]
 pub fn string(i: &[u8]) -> PResult<'_, &str> {
     let (i, bytes) = binary(i)?;
-    if bytes.contains(&0) {
+    if contains_nul(bytes) {
         return fail(DecodeError::NullCharacter);
     }
     // `core::str::from_utf8` rejects encoded surrogates (ED A0..BF xx) and overlong forms.
@@ -99,6 +118,47 @@ pub fn string(i: &[u8]) -> PResult<'_, &str> {
         Ok(s) => Ok((i, s)),
         Err(_) => fail(DecodeError::InvalidUtf8),
     }
+}
+
+/// `0x01` in every byte of a word.
+const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+/// `0x80` in every byte of a word.
+const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+
+/// Non-zero exactly when some byte of `w` is zero. (The classic SWAR test: its only false
+/// positives are in bytes above a real zero byte, so as a yes/no answer it is exact.)
+#[inline(always)]
+const fn has_zero_byte(w: u64) -> u64 {
+    w.wrapping_sub(ONES) & !w & HIGHS
+}
+
+/// Whether `bytes` contains a 0x00 byte, eight bytes at a time.
+///
+/// This sits on every string the decoder reads and every string the encoder checks, so it
+/// avoids a byte loop: whole words first, then the tail as one more word, read either
+/// overlapping the bytes before it (re-checking a byte is harmless for a yes/no question) or,
+/// for inputs shorter than a word, padded with non-zero bytes.
+#[inline]
+pub fn contains_nul(bytes: &[u8]) -> bool {
+    let (words, tail) = bytes.as_chunks::<8>();
+    let mut acc = 0;
+    for w in words {
+        acc |= has_zero_byte(u64::from_ne_bytes(*w));
+    }
+    if !tail.is_empty() {
+        let last = match bytes.last_chunk::<8>() {
+            Some(w) => *w,
+            None => {
+                let mut w = [0xff; 8];
+                for (d, s) in w.iter_mut().zip(tail) {
+                    *d = *s;
+                }
+                w
+            }
+        };
+        acc |= has_zero_byte(u64::from_ne_bytes(last));
+    }
+    acc != 0
 }
 
 /// Number of bytes the variable-byte encoding of `n` takes (1 to 4).
@@ -118,7 +178,14 @@ pub const fn remaining_len_size(n: usize) -> usize {
 ///
 /// Returns the value and how many bytes it took. Accepts non-minimal encodings (3.1.1 does
 /// not forbid them); a continuation bit on the fourth byte is malformed.
+#[inline]
 pub fn decode_remaining_len(buf: &[u8]) -> Result<Status<(usize, usize)>, DecodeError> {
+    // Fast path: most packets are shorter than 128 bytes, so their length is one byte.
+    if let Some(&b) = buf.first()
+        && b & 0x80 == 0
+    {
+        return Ok(Status::Complete((usize::from(b), 1)));
+    }
     let mut value: u32 = 0;
     for (i, &b) in buf.iter().take(4).enumerate() {
         value |= u32::from(b & 0x7f) << (7 * i);
@@ -160,6 +227,9 @@ pub trait Out {
 
     /// Appends a Remaining Length (at most [`MAX_REMAINING_LEN`], checked by the caller).
     fn put_remaining_len(&mut self, mut n: usize) -> Result<(), Self::Error> {
+        if n < 128 {
+            return self.put_u8(n as u8);
+        }
         let mut tmp = [0u8; 4];
         let mut len = 0;
         for slot in tmp.iter_mut() {
@@ -175,6 +245,19 @@ pub trait Out {
             }
         }
         self.put(tmp.get(..len).unwrap_or(&tmp))
+    }
+}
+
+/// Writes a whole fixed-size packet at the start of `buf`, or reports how many bytes it needs
+/// (leaving `buf` untouched).
+#[inline]
+pub fn put_fixed<const N: usize>(buf: &mut [u8], bytes: [u8; N]) -> Result<usize, EncodeError> {
+    match buf.first_chunk_mut::<N>() {
+        Some(dst) => {
+            *dst = bytes;
+            Ok(N)
+        }
+        None => Err(EncodeError::BufferTooSmall { needed: N }),
     }
 }
 

@@ -1,5 +1,7 @@
 //! [`MqttClient`]: a blocking MQTT 3.1.1 client over an `embedded-io` transport, with the
-//! method names of MicroPython's `umqtt.simple`.
+//! method names of MicroPython's `umqtt.simple`; and, with feature `async`,
+//! `AsyncMqttClient`, the same client over `embedded-io-async` with the same methods as
+//! `async fn`s (no executor dependency; works with embassy or tokio).
 //!
 //! The client holds no protocol logic of its own: it asks the [`Session`] state machine what
 //! to send, moves bytes through the transport, and feeds what arrives back to the session.
@@ -43,12 +45,11 @@ pub mod std_net;
 
 pub use error::ClientError;
 
-use embedded_io::{Read, ReadReady, Write};
+use embedded_io::ReadReady;
 
 use crate::error::EncodeError;
-use crate::io::read_packet;
 use crate::packet::{Connect, LastWill, Packet, Publish, SubAckReturnCode, Subscription};
-use crate::session::{Event, Session};
+use crate::session::{Event, ProtocolError, Session};
 use crate::topic::{TopicFilter, TopicName};
 use crate::types::{PacketId, PacketType, QoS};
 
@@ -95,402 +96,434 @@ enum Outcome {
     Other,
 }
 
-/// A blocking MQTT client shaped like MicroPython's `umqtt.simple.MQTTClient`.
-///
-/// `N` and `S` size the [`Session`]: how many packets may await acknowledgement, and how
-/// many bytes of unacknowledged QoS 1/2 messages are kept for re-sending.
-///
-/// ```no_run
-/// # #[cfg(feature = "std")] {
-/// use umqtt::client::{MqttClient, std_net::TcpTransport};
-/// use umqtt::QoS;
-///
-/// let tcp = TcpTransport::connect("127.0.0.1:1883")?;
-/// let (mut rx, mut tx) = ([0u8; 1024], [0u8; 1024]);
-/// let mut client: MqttClient<_> = MqttClient::new(tcp, "esp32-livingroom", &mut rx, &mut tx);
-/// let mut on_message = |topic: &str, msg: &[u8]| println!("{topic}: {msg:?}");
-/// client.set_callback(&mut on_message);
-/// client.connect(true)?;
-/// client.subscribe("home/living_room/light", QoS::AtLeastOnce)?;
-/// client.publish("home/living_room/status", b"on", false, QoS::AtLeastOnce)?;
-/// client.wait_msg()?;
-/// client.disconnect()?;
-/// # }
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-#[doc(alias = "MQTTClient")]
-pub struct MqttClient<'b, T, const N: usize = 8, const S: usize = 1024> {
-    transport: T,
-    rx: &'b mut [u8],
-    tx: &'b mut [u8],
-    session: Session<N, S>,
-    client_id: &'b str,
-    options: ClientOptions<'b>,
-    will: Option<LastWill<'b>>,
-    callback: Option<Callback<'b>>,
-    clock: Option<fn() -> u64>,
-    last_now: u64,
+/// Lets the session judge one incoming packet and hands a message to the callback.
+/// Returns what happened and the acknowledgement to send. Any error leaves the session
+/// disconnected, since the connection must be closed ([MQTT-4.8.0-1]).
+fn dispatch<const N: usize, const S: usize>(
+    session: &mut Session<N, S>,
+    callback: &mut Option<Callback<'_>>,
+    packet: Packet<'_>,
+    now: u64,
+) -> Result<(Outcome, Option<Packet<'static>>), ProtocolError> {
+    let incoming = session
+        .handle_packet(packet, now)
+        .inspect_err(|_| session.connection_lost())?;
+    let outcome = match incoming.event {
+        Some(Event::Message(publish)) => {
+            match callback {
+                Some(Callback::Simple(cb)) => cb(publish.topic.as_str(), publish.payload),
+                Some(Callback::Full(cb)) => cb(&publish),
+                None => {}
+            }
+            Outcome::Other
+        }
+        Some(Event::Connected { session_present }) => Outcome::Connected(session_present),
+        Some(Event::Published(id)) => Outcome::Published(id),
+        Some(Event::Subscribed { packet_id, codes }) => Outcome::Subscribed(packet_id, codes.first()),
+        Some(Event::Unsubscribed(id)) => Outcome::Unsubscribed(id),
+        Some(Event::Pong) | None => Outcome::Other,
+    };
+    Ok((outcome, incoming.reply))
 }
+
+/// Encodes `packet` for sending: the whole packet when it fits in `tx`, otherwise
+/// everything but the PUBLISH payload, which is returned to be written after it.
+fn encode_for_send<'p>(tx: &mut [u8], packet: &'p Packet<'_>) -> Result<(usize, &'p [u8]), EncodeError> {
+    match packet.encode(tx) {
+        Ok(n) => Ok((n, &[])),
+        Err(EncodeError::BufferTooSmall { .. }) => packet.encode_head(tx),
+        Err(e) => Err(e),
+    }
+}
+
+/// Generates a client type: once blocking over `embedded_io`, once async over
+/// `embedded_io_async`, from one body so the two cannot drift apart. `[$($aw)*]` is empty
+/// or `.await`.
+macro_rules! client {
+    (
+        $(#[$meta:meta])*
+        $Client:ident, $Read:path, $Write:path, $read_packet:path, [$($asyncness:tt)*], [$($aw:tt)*]
+    ) => {
+        $(#[$meta])*
+        pub struct $Client<'b, T, const N: usize = 8, const S: usize = 1024> {
+            transport: T,
+            rx: &'b mut [u8],
+            tx: &'b mut [u8],
+            session: Session<N, S>,
+            client_id: &'b str,
+            options: ClientOptions<'b>,
+            will: Option<LastWill<'b>>,
+            callback: Option<Callback<'b>>,
+            clock: Option<fn() -> u64>,
+            last_now: u64,
+        }
+
+        impl<'b, T: $Read + $Write, const N: usize, const S: usize> $Client<'b, T, N, S> {
+            /// A client for `client_id` over an already-open `transport`, using `rx` for
+            /// incoming packets (its size bounds the largest packet accepted) and `tx` for
+            /// outgoing ones (a PUBLISH whose payload does not fit is written in two parts).
+            pub fn new(transport: T, client_id: &'b str, rx: &'b mut [u8], tx: &'b mut [u8]) -> Self {
+                Self {
+                    transport,
+                    rx,
+                    tx,
+                    session: Session::new(),
+                    client_id,
+                    options: ClientOptions::default(),
+                    will: None,
+                    callback: None,
+                    clock: None,
+                    last_now: 0,
+                }
+            }
+
+            /// Sets user name, password and keep-alive.
+            #[must_use]
+            pub fn with_options(mut self, options: ClientOptions<'b>) -> Self {
+                self.options = options;
+                self
+            }
+
+            /// Gives the client a monotonic millisecond clock, so that `wait_msg`,
+            /// `check_msg` and the waits inside `publish`/`subscribe` send keep-alive pings on
+            /// their own and detect a silent server.
+            pub fn set_clock(&mut self, clock: fn() -> u64) {
+                self.clock = Some(clock);
+            }
+
+            /// Sets the callback that receives every incoming message as `(topic, payload)`.
+            pub fn set_callback(&mut self, callback: &'b mut dyn FnMut(&str, &[u8])) {
+                self.callback = Some(Callback::Simple(callback));
+            }
+
+            /// Sets a callback that receives the whole PUBLISH (topic, payload, QoS, retain,
+            /// DUP).
+            pub fn set_message_callback(&mut self, callback: &'b mut dyn FnMut(&Publish<'_>)) {
+                self.callback = Some(Callback::Full(callback));
+            }
+
+            /// Sets the will message for the next `connect`.
+            ///
+            /// # Errors
+            /// [`ClientError::InvalidTopic`] if `topic` is not a valid topic name.
+            pub fn set_last_will(
+                &mut self,
+                topic: &'b str,
+                msg: &'b [u8],
+                retain: bool,
+                qos: QoS,
+            ) -> Result<(), ClientError<T::Error>> {
+                self.will = Some(LastWill {
+                    topic: TopicName::new(topic)?,
+                    message: msg,
+                    qos,
+                    retain,
+                });
+                Ok(())
+            }
+
+            /// The protocol state machine (read-only).
+            pub fn session(&self) -> &Session<N, S> {
+                &self.session
+            }
+
+            /// Sets how long CONNACK and PINGRESP may take (default 30 s).
+            pub fn set_response_timeout(&mut self, ms: u64) {
+                self.session.set_response_timeout(ms);
+            }
+
+            /// The transport.
+            pub fn transport_mut(&mut self) -> &mut T {
+                &mut self.transport
+            }
+
+            /// Swaps in a new transport after the old connection failed, returning the old
+            /// one. Call `connect` next; with `clean_session = false` the unacknowledged
+            /// QoS 1/2 messages are re-sent.
+            pub fn replace_transport(&mut self, transport: T) -> T {
+                self.session.connection_lost();
+                core::mem::replace(&mut self.transport, transport)
+            }
+
+            /// Gives the transport back.
+            pub fn into_inner(self) -> T {
+                self.transport
+            }
+
+            fn now(&mut self) -> u64 {
+                if let Some(clock) = self.clock {
+                    self.last_now = clock();
+                }
+                self.last_now
+            }
+
+            /// Opens the MQTT session: sends CONNECT and waits for CONNACK. Returns the
+            /// server's Session Present flag. With `clean_session = false`, unacknowledged
+            /// QoS 1/2 messages from the previous connection are re-sent (DUP set) right
+            /// after, in their original order.
+            ///
+            /// # Errors
+            /// [`ClientError::ConnectionRefused`] with the CONNACK code, transport and
+            /// protocol errors.
+            pub $($asyncness)* fn connect(&mut self, clean_session: bool) -> Result<bool, ClientError<T::Error>> {
+                self.session.connection_lost();
+                let now = self.now();
+                let connect = Connect {
+                    clean_session,
+                    keep_alive: self.options.keep_alive,
+                    client_id: self.client_id,
+                    will: self.will,
+                    username: self.options.user,
+                    password: self.options.password,
+                };
+                let packet = self.session.connect(connect, now)?;
+                self.send(&packet)$($aw)*?;
+                let session_present = loop {
+                    if let (_, Outcome::Connected(sp)) = self.process_one()$($aw)*? {
+                        break sp;
+                    }
+                };
+                // [MQTT-4.4.0-1] re-send what the session still owes the server.
+                let Self { transport, tx, session, .. } = self;
+                for packet in session.resend() {
+                    Self::send_packet(transport, tx, &packet)$($aw)*?;
+                }
+                let now = self.now();
+                self.session.mark_sent(now);
+                Ok(session_present)
+            }
+
+            /// Sends DISCONNECT. The session stays usable for a later `connect`; close the
+            /// transport afterwards ([MQTT-3.14.4-1]).
+            ///
+            /// # Errors
+            /// Transport errors, or [`ClientError::Protocol`] when not connected.
+            pub $($asyncness)* fn disconnect(&mut self) -> Result<(), ClientError<T::Error>> {
+                let packet = self.session.disconnect()?;
+                self.send(&packet)$($aw)*
+            }
+
+            /// Sends a PINGREQ; the PINGRESP is consumed by the next `wait_msg`/`check_msg`.
+            ///
+            /// # Errors
+            /// Transport errors, or [`ClientError::Protocol`] when not connected.
+            pub $($asyncness)* fn ping(&mut self) -> Result<(), ClientError<T::Error>> {
+                let now = self.now();
+                let packet = self.session.ping(now)?;
+                self.send(&packet)$($aw)*
+            }
+
+            /// Runs the keep-alive timer at `now_ms`: sends a PINGREQ if nothing was sent
+            /// for a keep-alive interval, and returns whether it did.
+            ///
+            /// # Errors
+            /// [`ClientError::Protocol`] with `PingTimeout` when an earlier PINGREQ went
+            /// unanswered for the response timeout; transport errors.
+            pub $($asyncness)* fn ping_if_due(&mut self, now_ms: u64) -> Result<bool, ClientError<T::Error>> {
+                if self.clock.is_none() {
+                    self.last_now = now_ms;
+                }
+                match self.session.handle_timeout(now_ms) {
+                    Ok(Some(packet)) => self.send(&packet)$($aw)*.map(|()| true),
+                    Ok(None) => Ok(false),
+                    Err(e) => {
+                        self.session.connection_lost();
+                        Err(e.into())
+                    }
+                }
+            }
+
+            $($asyncness)* fn run_timers(&mut self) -> Result<(), ClientError<T::Error>> {
+                if self.clock.is_some() {
+                    let now = self.now();
+                    self.ping_if_due(now)$($aw)*?;
+                }
+                Ok(())
+            }
+
+            /// Publishes `msg` to `topic`. For QoS 1 and 2 it returns once the server has
+            /// acknowledged the message (PUBACK, or PUBREC/PUBREL/PUBCOMP); messages that
+            /// arrive meanwhile go to the callback.
+            ///
+            /// # Errors
+            /// [`ClientError::InvalidTopic`], [`ClientError::Protocol`] (`InflightFull`,
+            /// `StoreFull`, `NotConnected`), [`ClientError::Encode`], transport errors.
+            pub $($asyncness)* fn publish(
+                &mut self,
+                topic: &str,
+                msg: &[u8],
+                retain: bool,
+                qos: QoS,
+            ) -> Result<(), ClientError<T::Error>> {
+                let topic = TopicName::new(topic)?;
+                let now = self.now();
+                let publish = self.session.publish(topic, msg, qos, retain, now)?;
+                self.send(&Packet::Publish(publish))$($aw)*?;
+                if let Some(id) = publish.delivery.packet_id() {
+                    while self.process_one()$($aw)*?.1 != Outcome::Published(id) {}
+                }
+                Ok(())
+            }
+
+            /// Subscribes to `topic` (a filter; wildcards allowed) and returns the QoS the
+            /// server granted.
+            ///
+            /// # Errors
+            /// [`ClientError::SubscribeRefused`] when the server answers 0x80;
+            /// [`ClientError::InvalidTopic`], protocol and transport errors.
+            pub $($asyncness)* fn subscribe(&mut self, topic: &str, qos: QoS) -> Result<QoS, ClientError<T::Error>> {
+                let topics = [Subscription {
+                    filter: TopicFilter::new(topic)?,
+                    qos,
+                }];
+                let now = self.now();
+                let packet = self.session.subscribe(&topics, now)?;
+                self.send(&packet)$($aw)*?;
+                let Packet::Subscribe(sub) = packet else {
+                    return Err(ProtocolError::UnexpectedPacket(packet.packet_type()).into());
+                };
+                loop {
+                    if let (_, Outcome::Subscribed(id, code)) = self.process_one()$($aw)*?
+                        && id == sub.packet_id
+                    {
+                        return match code {
+                            Some(SubAckReturnCode::Success(granted)) => Ok(granted),
+                            _ => Err(ClientError::SubscribeRefused),
+                        };
+                    }
+                }
+            }
+
+            /// Removes the subscription for `topic` and waits for the UNSUBACK.
+            ///
+            /// # Errors
+            /// [`ClientError::InvalidTopic`], protocol and transport errors.
+            pub $($asyncness)* fn unsubscribe(&mut self, topic: &str) -> Result<(), ClientError<T::Error>> {
+                let topics = [TopicFilter::new(topic)?];
+                let now = self.now();
+                let packet = self.session.unsubscribe(&topics, now)?;
+                self.send(&packet)$($aw)*?;
+                if let Packet::Unsubscribe(unsub) = packet {
+                    while self.process_one()$($aw)*?.1 != Outcome::Unsubscribed(unsub.packet_id) {}
+                }
+                Ok(())
+            }
+
+            /// Waits for one packet and processes it: a message goes to the callback (and is
+            /// acknowledged per its QoS), anything else updates the session. Returns the type
+            /// of the packet processed.
+            ///
+            /// # Errors
+            /// Transport, malformed-packet and protocol errors.
+            pub $($asyncness)* fn wait_msg(&mut self) -> Result<PacketType, ClientError<T::Error>> {
+                self.run_timers()$($aw)*?;
+                Ok(self.process_one()$($aw)*?.0)
+            }
+
+            /// Reads one packet, lets the session judge it, runs the callback, then sends
+            /// the acknowledgement ([MQTT-4.3.2-2]: acknowledge once the message is owned).
+            $($asyncness)* fn process_one(&mut self) -> Result<(PacketType, Outcome), ClientError<T::Error>> {
+                let now = self.now();
+                let Self { transport, rx, tx, session, callback, .. } = self;
+                let packet = match $read_packet(transport, rx)$($aw)* {
+                    Ok(p) => p,
+                    Err(e) => {
+                        let e = ClientError::from(e);
+                        if !matches!(e, ClientError::PacketTooLarge { .. }) {
+                            session.connection_lost();
+                        }
+                        return Err(e);
+                    }
+                };
+                let ptype = packet.packet_type();
+                let (outcome, reply) = dispatch(session, callback, packet, now)?;
+                if let Some(reply) = reply {
+                    Self::send_packet(transport, tx, &reply)$($aw)*?;
+                }
+                Ok((ptype, outcome))
+            }
+
+            $($asyncness)* fn send(&mut self, packet: &Packet<'_>) -> Result<(), ClientError<T::Error>> {
+                Self::send_packet(&mut self.transport, self.tx, packet)$($aw)*
+            }
+
+            $($asyncness)* fn send_packet(
+                transport: &mut T,
+                tx: &mut [u8],
+                packet: &Packet<'_>,
+            ) -> Result<(), ClientError<T::Error>> {
+                let (n, tail) = encode_for_send(tx, packet)?;
+                transport.write_all(tx.get(..n).unwrap_or(&[]))$($aw)*.map_err(ClientError::Io)?;
+                if !tail.is_empty() {
+                    transport.write_all(tail)$($aw)*.map_err(ClientError::Io)?;
+                }
+                transport.flush()$($aw)*.map_err(ClientError::Io)
+            }
+        }
+
+        impl<T: $Read + $Write + ReadReady, const N: usize, const S: usize> $Client<'_, T, N, S> {
+            /// Processes one packet if one has arrived, otherwise returns `Ok(None)` at once
+            /// (after running the keep-alive timer when a clock is set). umqtt's `check_msg`.
+            ///
+            /// # Errors
+            /// As `wait_msg`.
+            pub $($asyncness)* fn check_msg(&mut self) -> Result<Option<PacketType>, ClientError<T::Error>> {
+                self.run_timers()$($aw)*?;
+                if !self.transport.read_ready().map_err(ClientError::Io)? {
+                    return Ok(None);
+                }
+                Ok(Some(self.process_one()$($aw)*?.0))
+            }
+        }
+    };
+}
+
+client!(
+    /// A blocking MQTT client shaped like MicroPython's `umqtt.simple.MQTTClient`.
+    ///
+    /// `N` and `S` size the [`Session`]: how many packets may await acknowledgement, and how
+    /// many bytes of unacknowledged QoS 1/2 messages are kept for re-sending.
+    ///
+    /// ```no_run
+    /// # #[cfg(feature = "std")] {
+    /// use umqtt::client::{MqttClient, std_net::TcpTransport};
+    /// use umqtt::QoS;
+    ///
+    /// let tcp = TcpTransport::connect("127.0.0.1:1883")?;
+    /// let (mut rx, mut tx) = ([0u8; 1024], [0u8; 1024]);
+    /// let mut client: MqttClient<_> = MqttClient::new(tcp, "esp32-livingroom", &mut rx, &mut tx);
+    /// let mut on_message = |topic: &str, msg: &[u8]| println!("{topic}: {msg:?}");
+    /// client.set_callback(&mut on_message);
+    /// client.connect(true)?;
+    /// client.subscribe("home/living_room/light", QoS::AtLeastOnce)?;
+    /// client.publish("home/living_room/status", b"on", false, QoS::AtLeastOnce)?;
+    /// client.wait_msg()?;
+    /// client.disconnect()?;
+    /// # }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[doc(alias = "MQTTClient")]
+    MqttClient,
+    embedded_io::Read,
+    embedded_io::Write,
+    crate::io::read_packet,
+    [],
+    []
+);
 
 /// The umqtt spelling, for line-by-line ports.
 pub type MQTTClient<'b, T, const N: usize = 8, const S: usize = 1024> = MqttClient<'b, T, N, S>;
 
-impl<'b, T: Read + Write, const N: usize, const S: usize> MqttClient<'b, T, N, S> {
-    /// A client for `client_id` over an already-open `transport`, using `rx` for incoming
-    /// packets (its size bounds the largest packet accepted) and `tx` for outgoing ones
-    /// (larger packets are written field by field instead).
-    pub fn new(transport: T, client_id: &'b str, rx: &'b mut [u8], tx: &'b mut [u8]) -> Self {
-        Self {
-            transport,
-            rx,
-            tx,
-            session: Session::new(),
-            client_id,
-            options: ClientOptions::default(),
-            will: None,
-            callback: None,
-            clock: None,
-            last_now: 0,
-        }
-    }
-
-    /// Sets user name, password and keep-alive.
-    #[must_use]
-    pub fn with_options(mut self, options: ClientOptions<'b>) -> Self {
-        self.options = options;
-        self
-    }
-
-    /// Gives the client a monotonic millisecond clock, so that [`wait_msg`](Self::wait_msg),
-    /// [`check_msg`](Self::check_msg) and the waits inside `publish`/`subscribe` send
-    /// keep-alive pings on their own and detect a silent server.
-    pub fn set_clock(&mut self, clock: fn() -> u64) {
-        self.clock = Some(clock);
-    }
-
-    /// Sets the callback that receives every incoming message as `(topic, payload)`.
-    pub fn set_callback(&mut self, callback: &'b mut dyn FnMut(&str, &[u8])) {
-        self.callback = Some(Callback::Simple(callback));
-    }
-
-    /// Sets a callback that receives the whole PUBLISH (topic, payload, QoS, retain, DUP).
-    pub fn set_message_callback(&mut self, callback: &'b mut dyn FnMut(&Publish<'_>)) {
-        self.callback = Some(Callback::Full(callback));
-    }
-
-    /// Sets the will message for the next [`connect`](Self::connect).
-    ///
-    /// # Errors
-    /// [`ClientError::InvalidTopic`] if `topic` is not a valid topic name.
-    pub fn set_last_will(
-        &mut self,
-        topic: &'b str,
-        msg: &'b [u8],
-        retain: bool,
-        qos: QoS,
-    ) -> Result<(), ClientError<T::Error>> {
-        self.will = Some(LastWill {
-            topic: TopicName::new(topic)?,
-            message: msg,
-            qos,
-            retain,
-        });
-        Ok(())
-    }
-
-    /// The protocol state machine (read-only).
-    pub fn session(&self) -> &Session<N, S> {
-        &self.session
-    }
-
-    /// The transport.
-    pub fn transport_mut(&mut self) -> &mut T {
-        &mut self.transport
-    }
-
-    /// Swaps in a new transport after the old connection failed, returning the old one.
-    /// Call [`connect`](Self::connect) next.
-    pub fn replace_transport(&mut self, transport: T) -> T {
-        self.session.connection_lost();
-        core::mem::replace(&mut self.transport, transport)
-    }
-
-    /// Gives the transport back.
-    pub fn into_inner(self) -> T {
-        self.transport
-    }
-
-    fn now(&mut self) -> u64 {
-        if let Some(clock) = self.clock {
-            self.last_now = clock();
-        }
-        self.last_now
-    }
-
-    /// Opens the MQTT session: sends CONNECT and waits for CONNACK. Returns the server's
-    /// Session Present flag. With `clean_session = false`, unacknowledged QoS 1/2 messages
-    /// from the previous connection are re-sent (DUP set) right after.
-    ///
-    /// # Errors
-    /// [`ClientError::ConnectionRefused`] with the CONNACK code, transport and protocol errors.
-    pub fn connect(&mut self, clean_session: bool) -> Result<bool, ClientError<T::Error>> {
-        self.session.connection_lost();
-        let now = self.now();
-        let connect = Connect {
-            clean_session,
-            keep_alive: self.options.keep_alive,
-            client_id: self.client_id,
-            will: self.will,
-            username: self.options.user,
-            password: self.options.password,
-        };
-        let packet = self.session.connect(connect, now)?;
-        self.send(&packet)?;
-        let session_present = loop {
-            if let (_, Outcome::Connected(sp)) = self.process_one()? {
-                break sp;
-            }
-        };
-        self.resend_pending()?;
-        Ok(session_present)
-    }
-
-    /// Re-sends what the session still owes the server ([MQTT-4.4.0-1]).
-    fn resend_pending(&mut self) -> Result<(), ClientError<T::Error>> {
-        let Self {
-            transport,
-            tx,
-            session,
-            ..
-        } = self;
-        for packet in session.resend() {
-            send_packet(transport, tx, &packet)?;
-        }
-        let now = self.now();
-        self.session.mark_sent(now);
-        Ok(())
-    }
-
-    /// Sends DISCONNECT. The session stays usable for a later [`connect`](Self::connect);
-    /// close the transport afterwards ([MQTT-3.14.4-1]).
-    ///
-    /// # Errors
-    /// Transport errors, or [`ClientError::Protocol`] when not connected.
-    pub fn disconnect(&mut self) -> Result<(), ClientError<T::Error>> {
-        let packet = self.session.disconnect()?;
-        self.send(&packet)
-    }
-
-    /// Sends a PINGREQ; the PINGRESP is consumed by the next `wait_msg`/`check_msg`.
-    ///
-    /// # Errors
-    /// Transport errors, or [`ClientError::Protocol`] when not connected.
-    pub fn ping(&mut self) -> Result<(), ClientError<T::Error>> {
-        let now = self.now();
-        let packet = self.session.ping(now)?;
-        self.send(&packet)
-    }
-
-    /// Runs the keep-alive timer at `now_ms`: sends a PINGREQ if nothing was sent for a
-    /// keep-alive interval and returns whether it did.
-    ///
-    /// # Errors
-    /// [`ClientError::Protocol`] with `PingTimeout` when an earlier PINGREQ went unanswered
-    /// for the response timeout; transport errors.
-    pub fn ping_if_due(&mut self, now_ms: u64) -> Result<bool, ClientError<T::Error>> {
-        if self.clock.is_none() {
-            self.last_now = now_ms;
-        }
-        match self.session.handle_timeout(now_ms) {
-            Ok(Some(packet)) => self.send(&packet).map(|()| true),
-            Ok(None) => Ok(false),
-            Err(e) => {
-                self.session.connection_lost();
-                Err(e.into())
-            }
-        }
-    }
-
-    fn run_timers(&mut self) -> Result<(), ClientError<T::Error>> {
-        if self.clock.is_some() {
-            let now = self.now();
-            self.ping_if_due(now)?;
-        }
-        Ok(())
-    }
-
-    /// Publishes `msg` to `topic`. For QoS 1 and 2 it returns once the server has
-    /// acknowledged the message (PUBACK, or PUBREC/PUBREL/PUBCOMP); messages that arrive
-    /// meanwhile go to the callback.
-    ///
-    /// # Errors
-    /// [`ClientError::InvalidTopic`], [`ClientError::Protocol`] (`InflightFull`, `StoreFull`,
-    /// `NotConnected`), [`ClientError::Encode`], transport errors.
-    pub fn publish(
-        &mut self,
-        topic: &str,
-        msg: &[u8],
-        retain: bool,
-        qos: QoS,
-    ) -> Result<(), ClientError<T::Error>> {
-        let topic = TopicName::new(topic)?;
-        let now = self.now();
-        let publish = self.session.publish(topic, msg, qos, retain, now)?;
-        self.send(&Packet::Publish(publish))?;
-        if let Some(id) = publish.delivery.packet_id() {
-            while self.process_one()?.1 != Outcome::Published(id) {}
-        }
-        Ok(())
-    }
-
-    /// Subscribes to `topic` (a filter, wildcards allowed) and returns the QoS the server
-    /// granted.
-    ///
-    /// # Errors
-    /// [`ClientError::SubscribeRefused`] when the server answers 0x80;
-    /// [`ClientError::InvalidTopic`], protocol and transport errors.
-    pub fn subscribe(&mut self, topic: &str, qos: QoS) -> Result<QoS, ClientError<T::Error>> {
-        let topics = [Subscription {
-            filter: TopicFilter::new(topic)?,
-            qos,
-        }];
-        let now = self.now();
-        let packet = self.session.subscribe(&topics, now)?;
-        let Packet::Subscribe(sub) = packet else {
-            return Err(ClientError::Protocol(
-                crate::session::ProtocolError::UnexpectedPacket(packet.packet_type()),
-            ));
-        };
-        self.send(&packet)?;
-        loop {
-            if let (_, Outcome::Subscribed(id, code)) = self.process_one()?
-                && id == sub.packet_id
-            {
-                return match code {
-                    Some(SubAckReturnCode::Success(granted)) => Ok(granted),
-                    _ => Err(ClientError::SubscribeRefused),
-                };
-            }
-        }
-    }
-
-    /// Removes the subscription for `topic` and waits for the UNSUBACK.
-    ///
-    /// # Errors
-    /// [`ClientError::InvalidTopic`], protocol and transport errors.
-    pub fn unsubscribe(&mut self, topic: &str) -> Result<(), ClientError<T::Error>> {
-        let topics = [TopicFilter::new(topic)?];
-        let now = self.now();
-        let packet = self.session.unsubscribe(&topics, now)?;
-        self.send(&packet)?;
-        let Packet::Unsubscribe(unsub) = packet else {
-            return Ok(());
-        };
-        while self.process_one()?.1 != Outcome::Unsubscribed(unsub.packet_id) {}
-        Ok(())
-    }
-
-    /// Blocks until one packet arrives and processes it: a message goes to the callback
-    /// (and is acknowledged per its QoS), anything else updates the session. Returns the
-    /// type of the packet processed.
-    ///
-    /// # Errors
-    /// Transport, malformed-packet and protocol errors.
-    pub fn wait_msg(&mut self) -> Result<PacketType, ClientError<T::Error>> {
-        self.run_timers()?;
-        Ok(self.process_one()?.0)
-    }
-
-    /// Reads one packet, lets the session judge it, sends the reply, runs the callback.
-    fn process_one(&mut self) -> Result<(PacketType, Outcome), ClientError<T::Error>> {
-        let now = self.now();
-        let Self {
-            transport,
-            rx,
-            tx,
-            session,
-            callback,
-            ..
-        } = self;
-        let packet = match read_packet(transport, rx) {
-            Ok(p) => p,
-            Err(e) => {
-                let e = ClientError::from(e);
-                if !matches!(e, ClientError::PacketTooLarge { .. }) {
-                    session.connection_lost();
-                }
-                return Err(e);
-            }
-        };
-        let ptype = packet.packet_type();
-        let incoming = match session.handle_packet(packet, now) {
-            Ok(i) => i,
-            Err(e) => {
-                session.connection_lost();
-                return Err(e.into());
-            }
-        };
-        let outcome = match incoming.event {
-            Some(Event::Message(publish)) => {
-                match callback {
-                    Some(Callback::Simple(cb)) => cb(publish.topic.as_str(), publish.payload),
-                    Some(Callback::Full(cb)) => cb(&publish),
-                    None => {}
-                }
-                Outcome::Other
-            }
-            Some(Event::Connected { session_present }) => Outcome::Connected(session_present),
-            Some(Event::Published(id)) => Outcome::Published(id),
-            Some(Event::Subscribed { packet_id, codes }) => Outcome::Subscribed(packet_id, codes.first()),
-            Some(Event::Unsubscribed(id)) => Outcome::Unsubscribed(id),
-            Some(Event::Pong) | None => Outcome::Other,
-        };
-        // The acknowledgement goes out after the application has seen the message
-        // ([MQTT-4.3.2-2]: acknowledge once the message is owned).
-        if let Some(reply) = incoming.reply {
-            send_packet(transport, tx, &reply)?;
-        }
-        Ok((ptype, outcome))
-    }
-
-    fn send(&mut self, packet: &Packet<'_>) -> Result<(), ClientError<T::Error>> {
-        send_packet(&mut self.transport, self.tx, packet)
-    }
-}
-
-impl<T: Read + Write + ReadReady, const N: usize, const S: usize> MqttClient<'_, T, N, S> {
-    /// Processes one packet if one has arrived, otherwise returns `Ok(None)` at once (after
-    /// running the keep-alive timer when a clock is set). umqtt's `check_msg`.
-    ///
-    /// # Errors
-    /// As [`wait_msg`](Self::wait_msg).
-    pub fn check_msg(&mut self) -> Result<Option<PacketType>, ClientError<T::Error>> {
-        self.run_timers()?;
-        if !self.transport.read_ready().map_err(ClientError::Io)? {
-            return Ok(None);
-        }
-        self.process_one().map(|(t, _)| Some(t))
-    }
-}
-
-/// Encodes `packet` into `tx` and writes it; a packet larger than `tx` is written field by
-/// field instead.
-fn send_packet<T: Write>(
-    transport: &mut T,
-    tx: &mut [u8],
-    packet: &Packet<'_>,
-) -> Result<(), ClientError<T::Error>> {
-    match packet.encode(tx) {
-        Ok(n) => transport
-            .write_all(tx.get(..n).unwrap_or(&[]))
-            .map_err(ClientError::Io)?,
-        Err(EncodeError::BufferTooSmall { .. }) => {
-            packet.encode_to(transport).map_err(|e| match e {
-                crate::EncodeToError::Encode(e) => ClientError::Encode(e),
-                crate::EncodeToError::Write(e) => ClientError::Io(e),
-            })?;
-        }
-        Err(e) => return Err(e.into()),
-    }
-    transport.flush().map_err(ClientError::Io)
-}
+#[cfg(feature = "async")]
+client!(
+    /// The async twin of [`MqttClient`] over `embedded-io-async`: the same methods as
+    /// `async fn`s, driving the same [`Session`]. No executor is assumed (embassy, tokio,
+    /// or a hand-rolled `block_on` all work). `check_msg` needs the transport to also
+    /// implement the non-blocking `embedded_io::ReadReady`.
+    AsyncMqttClient,
+    embedded_io_async::Read,
+    embedded_io_async::Write,
+    crate::io::read_packet_async,
+    [async],
+    [.await]
+);

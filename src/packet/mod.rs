@@ -300,6 +300,10 @@ impl<'a> Packet<'a> {
     fn write<O: Out>(&self, rem: usize, o: &mut O) -> Result<(), O::Error> {
         o.put_u8(self.first_byte())?;
         o.put_remaining_len(rem)?;
+        self.write_body(o)
+    }
+
+    fn write_body<O: Out>(&self, o: &mut O) -> Result<(), O::Error> {
         match self {
             Self::Connect(c) => c.write(o),
             Self::ConnAck(c) => c.write(o),
@@ -335,6 +339,22 @@ impl<'a> Packet<'a> {
     /// * the spec rule the packet breaks (for example [`EncodeError::DupWithQos0`],
     ///   [`EncodeError::PasswordWithoutUserName`], [`EncodeError::FieldTooLong`]).
     pub fn encode(&self, buf: &mut [u8]) -> Result<usize, EncodeError> {
+        // Fixed-size packets have nothing to check but the buffer size: write them in one go.
+        let pid = |t: PacketType, id: &PacketId| {
+            let [hi, lo] = id.get().to_be_bytes();
+            [((t as u8) << 4) | t.required_flags().unwrap_or(0), 2, hi, lo]
+        };
+        match self {
+            Self::PubAck(id) => return wire::put_fixed(buf, pid(PacketType::PubAck, id)),
+            Self::PubRec(id) => return wire::put_fixed(buf, pid(PacketType::PubRec, id)),
+            Self::PubRel(id) => return wire::put_fixed(buf, pid(PacketType::PubRel, id)),
+            Self::PubComp(id) => return wire::put_fixed(buf, pid(PacketType::PubComp, id)),
+            Self::UnsubAck(id) => return wire::put_fixed(buf, pid(PacketType::UnsubAck, id)),
+            Self::PingReq | Self::PingResp | Self::Disconnect => {
+                return wire::put_fixed(buf, [self.first_byte(), 0]);
+            }
+            _ => {}
+        }
         let rem = self.prepare()?;
         let total = 1 + wire::remaining_len_size(rem) + rem;
         if buf.len() < total {
@@ -343,6 +363,30 @@ impl<'a> Packet<'a> {
         let mut out = SliceOut::new(buf);
         let Ok(()) = self.write(rem, &mut out);
         Ok(total)
+    }
+
+    /// Encodes everything but a PUBLISH payload into `buf` and returns its length together
+    /// with the payload, which the caller writes next. For other packets the payload part is
+    /// empty. Lets a client send a message larger than its transmit buffer without copying.
+    pub(crate) fn encode_head<'s>(&'s self, buf: &mut [u8]) -> Result<(usize, &'s [u8]), EncodeError> {
+        let rem = self.prepare()?;
+        let tail: &'s [u8] = match self {
+            Self::Publish(p) => p.payload,
+            _ => &[],
+        };
+        let total = 1 + wire::remaining_len_size(rem) + rem;
+        let head = total - tail.len();
+        if buf.len() < head {
+            return Err(EncodeError::BufferTooSmall { needed: head });
+        }
+        let mut out = SliceOut::new(buf);
+        let Ok(()) = out.put_u8(self.first_byte());
+        let Ok(()) = out.put_remaining_len(rem);
+        let Ok(()) = match self {
+            Self::Publish(p) => p.write_head(&mut out),
+            _ => self.write_body(&mut out),
+        };
+        Ok((head, tail))
     }
 
     /// Encodes the packet straight into an `embedded_io::Write`, field by field, and returns

@@ -87,10 +87,16 @@ impl<'a> Publish<'a> {
     }
 
     pub(crate) fn write<O: Out>(&self, o: &mut O) -> Result<(), O::Error> {
+        self.write_head(o)?;
+        o.put(self.payload)
+    }
+
+    /// Writes the variable header: topic and, for QoS 1/2, the packet identifier.
+    pub(crate) fn write_head<O: Out>(&self, o: &mut O) -> Result<(), O::Error> {
         o.put_field(self.topic.as_bytes())?;
         if let Some(id) = self.delivery.packet_id() {
             o.put_u16(id.get())?;
         }
-        o.put(self.payload)
+        Ok(())
     }
 }
