@@ -22,7 +22,9 @@ macro_rules! framing {
                     Status::Complete(h) => return Ok(h),
                     Status::Partial { needed } => needed.get(),
                 };
-                let end = (have + needed).min(hdr.len());
+                // Byte 0 is read on its own, so that a stream ending right after it is
+                // reported as ending inside a packet, and a bad byte 0 is seen at once.
+                let end = if have == 0 { 1 } else { (have + needed).min(hdr.len()) };
                 let dst = hdr.get_mut(have..end).unwrap_or(&mut []);
                 r.read_exact(dst)$($aw)*.map_err(|e| eof(e, have > 0))?;
                 have = end;
