@@ -40,10 +40,12 @@
 //! [`into_inner`](MqttClient::into_inner).
 
 mod error;
+mod robust;
 #[cfg(feature = "std")]
 pub mod std_net;
 
 pub use error::ClientError;
+pub use robust::{LogHook, RobustClient};
 
 use embedded_io::ReadReady;
 
@@ -361,6 +363,19 @@ macro_rules! client {
                 self.send(&Packet::Publish(publish))$($aw)*?;
                 if let Some(id) = publish.delivery.packet_id() {
                     while self.process_one()$($aw)*?.1 != Outcome::Published(id) {}
+                }
+                Ok(())
+            }
+
+            /// Processes incoming packets until every outgoing QoS 1/2 message is fully
+            /// acknowledged; for example after a reconnect re-sent them. Returns at once when
+            /// nothing is pending.
+            ///
+            /// # Errors
+            /// As `wait_msg`.
+            pub $($asyncness)* fn wait_acked(&mut self) -> Result<(), ClientError<T::Error>> {
+                while self.session.unacked_messages() > 0 {
+                    self.process_one()$($aw)*?;
                 }
                 Ok(())
             }

@@ -173,6 +173,20 @@ impl<const N: usize, const S: usize> Session<N, S> {
         self.pending.len()
     }
 
+    /// Number of outgoing QoS 1/2 messages not yet fully acknowledged (these survive a
+    /// reconnect with `clean_session = false`).
+    pub fn unacked_messages(&self) -> usize {
+        self.pending
+            .iter()
+            .filter(|p| {
+                matches!(
+                    p.awaiting,
+                    Await::PubAck { .. } | Await::PubRec { .. } | Await::PubComp
+                )
+            })
+            .count()
+    }
+
     /// Whether `id` is awaiting an acknowledgement.
     pub fn is_pending(&self, id: PacketId) -> bool {
         self.pending.iter().any(|p| p.id == id)
