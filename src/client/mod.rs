@@ -50,10 +50,12 @@ pub use robust::{LogHook, RobustClient};
 use embedded_io::ReadReady;
 
 use crate::error::EncodeError;
-use crate::packet::{Connect, LastWill, Packet, Publish, SubAckReturnCode, Subscription};
+use crate::packet::{
+    Connect, Entries, LastWill, Packet, Publish, SubAckReturnCode, Subscribe, Subscription, Unsubscribe,
+};
 use crate::session::{Event, ProtocolError, Session};
 use crate::topic::{TopicFilter, TopicName};
-use crate::types::{PacketId, PacketType, QoS};
+use crate::types::{Delivery, PacketId, PacketType, QoS};
 
 /// Default keep-alive interval in seconds (mosquitto 2.0.12 and later refuse 0 by default).
 pub const DEFAULT_KEEP_ALIVE: u16 = 60;
@@ -281,7 +283,7 @@ macro_rules! client {
                 let packet = self.session.connect(connect, now)?;
                 self.send(&packet)$($aw)*?;
                 let session_present = loop {
-                    if let (_, Outcome::Connected(sp)) = self.process_one()$($aw)*? {
+                    if let Outcome::Connected(sp) = self.next_outcome()$($aw)*? {
                         break sp;
                     }
                 };
@@ -358,11 +360,15 @@ macro_rules! client {
                 qos: QoS,
             ) -> Result<(), ClientError<T::Error>> {
                 let topic = TopicName::new(topic)?;
+                // Refuse before the session records anything ([`ClientError::Encode`] means
+                // nothing was sent and nothing is pending).
+                let probe = Publish::new(topic, msg, Delivery::new(qos, Some(PacketId::MIN)).unwrap_or(Delivery::AtMostOnce), retain);
+                self.check_fits(&Packet::Publish(probe))?;
                 let now = self.now();
                 let publish = self.session.publish(topic, msg, qos, retain, now)?;
                 self.send(&Packet::Publish(publish))$($aw)*?;
                 if let Some(id) = publish.delivery.packet_id() {
-                    while self.process_one()$($aw)*?.1 != Outcome::Published(id) {}
+                    while self.next_outcome()$($aw)*? != Outcome::Published(id) {}
                 }
                 Ok(())
             }
@@ -375,7 +381,7 @@ macro_rules! client {
             /// As `wait_msg`.
             pub $($asyncness)* fn wait_acked(&mut self) -> Result<(), ClientError<T::Error>> {
                 while self.session.unacked_messages() > 0 {
-                    self.process_one()$($aw)*?;
+                    self.next_outcome()$($aw)*?;
                 }
                 Ok(())
             }
@@ -391,6 +397,7 @@ macro_rules! client {
                     filter: TopicFilter::new(topic)?,
                     qos,
                 }];
+                self.check_fits(&Packet::Subscribe(Subscribe { packet_id: PacketId::MIN, topics: Entries::new(&topics) }))?;
                 let now = self.now();
                 let packet = self.session.subscribe(&topics, now)?;
                 self.send(&packet)$($aw)*?;
@@ -398,7 +405,7 @@ macro_rules! client {
                     return Err(ProtocolError::UnexpectedPacket(packet.packet_type()).into());
                 };
                 loop {
-                    if let (_, Outcome::Subscribed(id, code)) = self.process_one()$($aw)*?
+                    if let Outcome::Subscribed(id, code) = self.next_outcome()$($aw)*?
                         && id == sub.packet_id
                     {
                         return match code {
@@ -415,11 +422,12 @@ macro_rules! client {
             /// [`ClientError::InvalidTopic`], protocol and transport errors.
             pub $($asyncness)* fn unsubscribe(&mut self, topic: &str) -> Result<(), ClientError<T::Error>> {
                 let topics = [TopicFilter::new(topic)?];
+                self.check_fits(&Packet::Unsubscribe(Unsubscribe { packet_id: PacketId::MIN, topics: Entries::new(&topics) }))?;
                 let now = self.now();
                 let packet = self.session.unsubscribe(&topics, now)?;
                 self.send(&packet)$($aw)*?;
                 if let Packet::Unsubscribe(unsub) = packet {
-                    while self.process_one()$($aw)*?.1 != Outcome::Unsubscribed(unsub.packet_id) {}
+                    while self.next_outcome()$($aw)*? != Outcome::Unsubscribed(unsub.packet_id) {}
                 }
                 Ok(())
             }
@@ -433,6 +441,13 @@ macro_rules! client {
             pub $($asyncness)* fn wait_msg(&mut self) -> Result<PacketType, ClientError<T::Error>> {
                 self.run_timers()$($aw)*?;
                 Ok(self.process_one()$($aw)*?.0)
+            }
+
+            /// Runs the timers, then processes one packet: the wait step of `connect`,
+            /// `publish`, `subscribe`, `unsubscribe` and `wait_acked`.
+            $($asyncness)* fn next_outcome(&mut self) -> Result<Outcome, ClientError<T::Error>> {
+                self.run_timers()$($aw)*?;
+                Ok(self.process_one()$($aw)*?.1)
             }
 
             /// Reads one packet, lets the session judge it, runs the callback, then sends
@@ -453,13 +468,28 @@ macro_rules! client {
                 let ptype = packet.packet_type();
                 let (outcome, reply) = dispatch(session, callback, packet, now)?;
                 if let Some(reply) = reply {
-                    Self::send_packet(transport, tx, &reply)$($aw)*?;
+                    Self::send_packet(transport, tx, &reply)$($aw)*.inspect_err(|_| session.connection_lost())?;
                 }
                 Ok((ptype, outcome))
             }
 
+            /// Checks that `packet` can be sent from `tx` (everything but a PUBLISH payload
+            /// must fit) before the session is asked to record it.
+            fn check_fits(&self, packet: &Packet<'_>) -> Result<(), ClientError<T::Error>> {
+                let head = packet.head_len()?;
+                if head > self.tx.len() {
+                    return Err(EncodeError::BufferTooSmall { needed: head }.into());
+                }
+                Ok(())
+            }
+
+            /// Sends `packet`; a failed write ends the connection for the session.
             $($asyncness)* fn send(&mut self, packet: &Packet<'_>) -> Result<(), ClientError<T::Error>> {
-                Self::send_packet(&mut self.transport, self.tx, packet)$($aw)*
+                let result = Self::send_packet(&mut self.transport, self.tx, packet)$($aw)*;
+                if let Err(ClientError::Io(_)) = result {
+                    self.session.connection_lost();
+                }
+                result
             }
 
             $($asyncness)* fn send_packet(

@@ -220,6 +220,40 @@ fn empty<'a>(body: &[u8], p: Packet<'a>) -> Result<Packet<'a>, DecodeError> {
     }
 }
 
+/// Byte 0 of the fixed header of a packet type other than PUBLISH: type and required flags.
+const fn header_byte(t: PacketType) -> u8 {
+    let flags = match t.required_flags() {
+        Some(f) => f,
+        None => 0,
+    };
+    ((t as u8) << 4) | flags
+}
+
+/// The body of [`Packet::encode`] for one packet type: the type's own checks (`check` returns
+/// the Remaining Length), the size checks, then the fixed header and the body. Each call site
+/// passes its own closures, so each packet type gets its own straight-line copy.
+#[inline(never)]
+fn encode_parts(
+    buf: &mut [u8],
+    first: u8,
+    check: impl FnOnce() -> Result<usize, EncodeError>,
+    body: impl FnOnce(&mut SliceOut<'_>) -> Result<(), core::convert::Infallible>,
+) -> Result<usize, EncodeError> {
+    let rem = check()?;
+    if rem > MAX_REMAINING_LEN {
+        return Err(EncodeError::PacketTooLarge);
+    }
+    let total = 1 + wire::remaining_len_size(rem) + rem;
+    let Some(buf) = buf.get_mut(..total) else {
+        return Err(EncodeError::BufferTooSmall { needed: total });
+    };
+    let mut out = SliceOut::new(buf);
+    let Ok(()) = out.put_u8(first);
+    let Ok(()) = out.put_remaining_len(rem);
+    let Ok(()) = body(&mut out);
+    Ok(total)
+}
+
 /// Encodes `packet` into `buf`; the free-function form of [`Packet::encode`].
 ///
 /// # Errors
@@ -338,31 +372,76 @@ impl<'a> Packet<'a> {
     /// * [`EncodeError::PacketTooLarge`] when the Remaining Length would exceed 268,435,455;
     /// * the spec rule the packet breaks (for example [`EncodeError::DupWithQos0`],
     ///   [`EncodeError::PasswordWithoutUserName`], [`EncodeError::FieldTooLong`]).
+    #[inline]
     pub fn encode(&self, buf: &mut [u8]) -> Result<usize, EncodeError> {
-        // Fixed-size packets have nothing to check but the buffer size: write them in one go.
-        let pid = |t: PacketType, id: &PacketId| {
+        // One `match` picks the packet type once (instead of once per step as `prepare` and
+        // `write` do); each arm runs the same checks in the same order. Fixed-size packets have
+        // nothing to check but the buffer size and are written in one go; the others go through
+        // `encode_parts`, which is instantiated once per arm so each type gets straight-line code.
+        let ack = |t: PacketType, id: &PacketId| {
             let [hi, lo] = id.get().to_be_bytes();
-            [((t as u8) << 4) | t.required_flags().unwrap_or(0), 2, hi, lo]
+            [header_byte(t), 2, hi, lo]
         };
         match self {
-            Self::PubAck(id) => return wire::put_fixed(buf, pid(PacketType::PubAck, id)),
-            Self::PubRec(id) => return wire::put_fixed(buf, pid(PacketType::PubRec, id)),
-            Self::PubRel(id) => return wire::put_fixed(buf, pid(PacketType::PubRel, id)),
-            Self::PubComp(id) => return wire::put_fixed(buf, pid(PacketType::PubComp, id)),
-            Self::UnsubAck(id) => return wire::put_fixed(buf, pid(PacketType::UnsubAck, id)),
-            Self::PingReq | Self::PingResp | Self::Disconnect => {
-                return wire::put_fixed(buf, [self.first_byte(), 0]);
-            }
-            _ => {}
+            Self::Connect(c) => encode_parts(
+                buf,
+                header_byte(PacketType::Connect),
+                || c.validate().map(|()| c.remaining_len()),
+                |o| c.write(o),
+            ),
+            Self::ConnAck(c) => encode_parts(
+                buf,
+                header_byte(PacketType::ConnAck),
+                || c.validate().map(|()| 2),
+                |o| c.write(o),
+            ),
+            Self::Publish(p) => encode_parts(
+                buf,
+                ((PacketType::Publish as u8) << 4) | p.flags(),
+                || p.validate().map(|()| p.remaining_len()),
+                |o| p.write(o),
+            ),
+            Self::Subscribe(s) => encode_parts(
+                buf,
+                header_byte(PacketType::Subscribe),
+                || s.validate().map(|()| s.remaining_len()),
+                |o| s.write(o),
+            ),
+            Self::SubAck(s) => encode_parts(
+                buf,
+                header_byte(PacketType::SubAck),
+                || s.validate().map(|()| s.remaining_len()),
+                |o| s.write(o),
+            ),
+            Self::Unsubscribe(u) => encode_parts(
+                buf,
+                header_byte(PacketType::Unsubscribe),
+                || u.validate().map(|()| u.remaining_len()),
+                |o| u.write(o),
+            ),
+            Self::PubAck(id) => wire::put_fixed(buf, ack(PacketType::PubAck, id)),
+            Self::PubRec(id) => wire::put_fixed(buf, ack(PacketType::PubRec, id)),
+            Self::PubRel(id) => wire::put_fixed(buf, ack(PacketType::PubRel, id)),
+            Self::PubComp(id) => wire::put_fixed(buf, ack(PacketType::PubComp, id)),
+            Self::UnsubAck(id) => wire::put_fixed(buf, ack(PacketType::UnsubAck, id)),
+            Self::PingReq => wire::put_fixed(buf, [header_byte(PacketType::PingReq), 0]),
+            Self::PingResp => wire::put_fixed(buf, [header_byte(PacketType::PingResp), 0]),
+            Self::Disconnect => wire::put_fixed(buf, [header_byte(PacketType::Disconnect), 0]),
         }
+    }
+
+    /// The PUBLISH payload (empty for other packets).
+    fn tail(&self) -> &[u8] {
+        match self {
+            Self::Publish(p) => p.payload,
+            _ => &[],
+        }
+    }
+
+    /// Length of what [`encode_head`](Self::encode_head) writes, after every encoder check.
+    pub(crate) fn head_len(&self) -> Result<usize, EncodeError> {
         let rem = self.prepare()?;
-        let total = 1 + wire::remaining_len_size(rem) + rem;
-        if buf.len() < total {
-            return Err(EncodeError::BufferTooSmall { needed: total });
-        }
-        let mut out = SliceOut::new(buf);
-        let Ok(()) = self.write(rem, &mut out);
-        Ok(total)
+        Ok(1 + wire::remaining_len_size(rem) + rem - self.tail().len())
     }
 
     /// Encodes everything but a PUBLISH payload into `buf` and returns its length together
@@ -370,12 +449,8 @@ impl<'a> Packet<'a> {
     /// empty. Lets a client send a message larger than its transmit buffer without copying.
     pub(crate) fn encode_head<'s>(&'s self, buf: &mut [u8]) -> Result<(usize, &'s [u8]), EncodeError> {
         let rem = self.prepare()?;
-        let tail: &'s [u8] = match self {
-            Self::Publish(p) => p.payload,
-            _ => &[],
-        };
-        let total = 1 + wire::remaining_len_size(rem) + rem;
-        let head = total - tail.len();
+        let tail = self.tail();
+        let head = 1 + wire::remaining_len_size(rem) + rem - tail.len();
         if buf.len() < head {
             return Err(EncodeError::BufferTooSmall { needed: head });
         }

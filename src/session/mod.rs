@@ -278,6 +278,13 @@ impl<const N: usize, const S: usize> Session<N, S> {
         let delivery = match qos {
             QoS::AtMostOnce => Delivery::AtMostOnce,
             QoS::AtLeastOnce | QoS::ExactlyOnce => {
+                // Check the store before taking an id, so a refusal leaves the session as it
+                // was (the id only changes bytes, never the length).
+                let probe = Publish::new(topic, payload, Delivery::AtLeastOnce(PacketId::MIN), retain);
+                let needed = Packet::Publish(probe).encoded_len();
+                if needed > S - self.store.len() {
+                    return Err(ProtocolError::StoreFull { needed });
+                }
                 let id = self.allocate_id()?;
                 let d = match qos {
                     QoS::AtLeastOnce => Delivery::AtLeastOnce(id),
@@ -285,11 +292,8 @@ impl<const N: usize, const S: usize> Session<N, S> {
                 };
                 let publish = Publish::new(topic, payload, d, retain);
                 let at = self.store.len();
-                let len = Packet::Publish(publish).encoded_len();
-                if len > S - at {
-                    return Err(ProtocolError::StoreFull { needed: len });
-                }
-                // Cannot fail: the capacity was checked just above.
+                let len = needed;
+                // Cannot fail: the capacity was checked above.
                 self.store
                     .resize(at + len, 0)
                     .map_err(|_| ProtocolError::StoreFull { needed: len })?;
@@ -593,12 +597,22 @@ impl<const N: usize, const S: usize> Session<N, S> {
         match self.phase {
             Phase::Disconnected => None,
             Phase::Connecting => Some(self.connect_sent.saturating_add(self.response_timeout_ms)),
-            Phase::Connected => match self.ping_sent {
-                Some(t) => Some(t.saturating_add(self.response_timeout_ms)),
-                None if self.keep_alive_ms > 0 => Some(self.last_sent.saturating_add(self.keep_alive_ms)),
-                None => None,
-            },
+            Phase::Connected => {
+                let ping = self.keep_alive_deadline();
+                let pong = self.ping_sent.map(|t| t.saturating_add(self.response_timeout_ms));
+                match (ping, pong) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                }
+            }
         }
+    }
+
+    /// When the next PINGREQ is due: a keep-alive interval after the last send. It keeps
+    /// running while an earlier PINGREQ is unanswered, so the client is never silent for
+    /// longer than Keep Alive even when the response timeout is longer ([MQTT-3.1.2-23]).
+    fn keep_alive_deadline(&self) -> Option<u64> {
+        (self.keep_alive_ms > 0).then(|| self.last_sent.saturating_add(self.keep_alive_ms))
     }
 
     /// Runs the timers at `now`.
@@ -610,16 +624,24 @@ impl<const N: usize, const S: usize> Session<N, S> {
     /// [`ProtocolError::ConnAckTimeout`] or [`ProtocolError::PingTimeout`] when the server
     /// has not answered within the response timeout: close the connection.
     pub fn handle_timeout(&mut self, now: u64) -> Result<Option<Packet<'static>>, ProtocolError> {
-        let Some(deadline) = self.poll_timeout() else {
-            return Ok(None);
-        };
-        if now < deadline {
-            return Ok(None);
-        }
-        match (self.phase, self.ping_sent) {
-            (Phase::Connecting, _) => Err(ProtocolError::ConnAckTimeout),
-            (_, Some(_)) => Err(ProtocolError::PingTimeout),
-            _ => self.ping(now).map(Some),
+        match self.phase {
+            Phase::Disconnected => Ok(None),
+            Phase::Connecting if now >= self.connect_sent.saturating_add(self.response_timeout_ms) => {
+                Err(ProtocolError::ConnAckTimeout)
+            }
+            Phase::Connecting => Ok(None),
+            Phase::Connected => {
+                if self
+                    .ping_sent
+                    .is_some_and(|t| now >= t.saturating_add(self.response_timeout_ms))
+                {
+                    return Err(ProtocolError::PingTimeout);
+                }
+                if self.keep_alive_deadline().is_some_and(|due| now >= due) {
+                    return self.ping(now).map(Some);
+                }
+                Ok(None)
+            }
         }
     }
 }

@@ -1,3 +1,4 @@
 //! Shared helpers for the integration tests (and, via `#[path]`, the examples).
 
 pub mod broker;
+pub mod scripted;
