@@ -32,7 +32,7 @@ RUSTDOCFLAGS="-D warnings" cargo doc --locked --no-deps --all-features
 for t in "${TARGETS[@]}"; do
     step "no_std build for $t"
     cargo build --locked --lib --no-default-features --target "$t"
-    cargo build --locked --lib --no-default-features --features defmt --target "$t"
+    cargo build --locked --lib --no-default-features --features defmt,async --target "$t"
 done
 
 # --- tests -------------------------------------------------------------------------------
@@ -40,3 +40,11 @@ step "cargo test (no default features)"
 cargo test --locked --no-default-features
 step "cargo test (all features)"
 cargo test --locked --all-features
+
+# --- the README demo, against a private mosquitto -------------------------------------------
+step "demo (cargo run --features std --example demo)"
+cargo run --locked --features std --example demo
+
+# --- on the metal --------------------------------------------------------------------------
+step "firmware under QEMU (Cortex-M3, defmt over semihosting)"
+bash scripts/qemu.sh
