@@ -280,6 +280,7 @@ macro_rules! client {
                     username: self.options.user,
                     password: self.options.password,
                 };
+                self.check_fits(&Packet::Connect(connect))?;
                 let packet = self.session.connect(connect, now)?;
                 self.send(&packet)$($aw)*?;
                 let session_present = loop {

@@ -215,11 +215,15 @@ impl<const N: usize, const S: usize> Session<N, S> {
     ///
     /// # Errors
     /// [`ProtocolError::AlreadyConnected`] unless the session is disconnected
-    /// ([MQTT-3.1.0-2]: one CONNECT per connection).
+    /// ([MQTT-3.1.0-2]: one CONNECT per connection); [`ProtocolError::Encode`] for a CONNECT
+    /// the encoder refuses (for example an empty client id without clean session). Either
+    /// way the session is unchanged.
     pub fn connect<'p>(&mut self, connect: Connect<'p>, now: u64) -> Result<Packet<'p>, ProtocolError> {
         if self.phase != Phase::Disconnected {
             return Err(ProtocolError::AlreadyConnected);
         }
+        // A CONNECT the encoder would refuse changes nothing.
+        connect.validate()?;
         if connect.clean_session {
             self.pending.clear();
             self.store.clear();

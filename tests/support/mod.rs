@@ -1,4 +1,5 @@
 //! Shared helpers for the integration tests (and, via `#[path]`, the examples).
 
 pub mod broker;
+pub mod fake_broker;
 pub mod scripted;
