@@ -455,9 +455,9 @@ fn fake_peer(fake: &FakeBroker) -> Peer {
     Peer::new(fake.addr(), "fake-client")
 }
 
-/// A CONNECT that cannot be encoded is never sent, yet the session is left in
-/// `Phase::Connecting` ("CONNECT sent, waiting for CONNACK"), so the keep-alive timer later
-/// reports a `ConnAckTimeout` for a CONNECT that never went out.
+/// A CONNECT that cannot be encoded is never sent and must leave the session disconnected;
+/// before the fix it stayed in `Phase::Connecting`, so the keep-alive timer later reported a
+/// `ConnAckTimeout` for a CONNECT that never went out.
 #[test]
 fn connect_that_fails_to_encode_leaves_session_disconnected() {
     let fake = FakeBroker::start(vec![]);
