@@ -4,12 +4,15 @@
 //! cargo run --features std --example pub -- -h 127.0.0.1 -p 1883 -t home/light -m on -q 1 [-r]
 //!     [-i id] [-u user -P password] [-k keepalive] [-C repeat]
 //!     [--will-topic t --will-payload p --will-qos q --will-retain]
+//!     [--cafile ca.pem [--tls-server-name name]]   (TLS; the broker's certificate is always verified)
 //! ```
 
 #[path = "common/args.rs"]
 mod args;
 #[path = "common/cli.rs"]
 mod cli;
+#[path = "common/tls.rs"]
+mod tls;
 
 use umqtt::client::MqttClient;
 
@@ -28,7 +31,7 @@ fn main() {
 
     let (mut rx, mut tx) = ([0u8; 256], [0u8; 1024]);
     let mut c: MqttClient<_> =
-        MqttClient::new(conn.tcp(), &conn.id, &mut rx, &mut tx).with_options(conn.options());
+        MqttClient::new(conn.transport(), &conn.id, &mut rx, &mut tx).with_options(conn.options());
     conn.apply_will(&mut c);
     let result = (|| {
         c.connect(!conn.persistent)?;

@@ -4,6 +4,7 @@
 //! cargo run --features std --example sub -- -h 127.0.0.1 -p 1883 -t 'home/#' [-t more] [-q 1] [-v] [-C count]
 //!     [-i id] [-c] [-u user -P password] [-k keepalive]
 //!     [--will-topic t --will-payload p --will-qos q --will-retain]
+//!     [--cafile ca.pem [--tls-server-name name]]   (TLS; the broker's certificate is always verified)
 //! ```
 //! Prints each payload (with `-v`, `topic payload`) and exits after `-C` messages.
 
@@ -11,6 +12,8 @@
 mod args;
 #[path = "common/cli.rs"]
 mod cli;
+#[path = "common/tls.rs"]
+mod tls;
 
 use std::cell::Cell;
 use std::io::Write as _;
@@ -46,7 +49,7 @@ fn main() {
         received.set(received.get() + 1);
     };
     let mut c: MqttClient<_> =
-        MqttClient::new(conn.tcp(), &conn.id, &mut rx[..], &mut tx).with_options(conn.options());
+        MqttClient::new(conn.transport(), &conn.id, &mut rx[..], &mut tx).with_options(conn.options());
     c.set_clock(args::clock_ms);
     conn.apply_will(&mut c);
     c.set_callback(&mut on_message);

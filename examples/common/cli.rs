@@ -7,6 +7,7 @@ use std::time::Duration;
 use umqtt::client::{ClientOptions, MqttClient, std_net::TcpTransport};
 
 use crate::args::{self, Args};
+use crate::tls::{self, Transport};
 
 /// Connection settings read from the command line.
 pub struct Conn {
@@ -26,6 +27,10 @@ pub struct Conn {
     pub will: Option<(String, String, u8, bool)>,
     /// `-c`: keep a persistent session (clean_session = false)
     pub persistent: bool,
+    /// `--cafile`: connect over TLS, trusting the CA certificate(s) in this PEM file
+    pub cafile: Option<String>,
+    /// `--tls-server-name`: the name the broker's certificate must carry (default: `-h`)
+    pub tls_server_name: Option<String>,
 }
 
 impl Conn {
@@ -39,9 +44,14 @@ impl Conn {
                 a.flag("--will-retain"),
             )
         });
+        let cafile = a.get(&["--cafile"]).map(str::to_owned);
+        let tls_server_name = a.get(&["--tls-server-name"]).map(str::to_owned);
+        if tls_server_name.is_some() && cafile.is_none() {
+            args::fail("--tls-server-name needs --cafile");
+        }
         Self {
             host: a.get(&["-h", "--host"]).unwrap_or("127.0.0.1").to_owned(),
-            port: a.num(&["-p", "--port"], 1883),
+            port: a.num(&["-p", "--port"], if cafile.is_some() { 8883 } else { 1883 }),
             id: a
                 .get(&["-i", "--id"])
                 .map_or_else(|| format!("{prefix}-{}", std::process::id()), str::to_owned),
@@ -50,6 +60,8 @@ impl Conn {
             keep_alive: a.num(&["-k", "--keepalive"], 60),
             will,
             persistent: a.flag("-c"),
+            cafile,
+            tls_server_name,
         }
     }
 
@@ -59,6 +71,22 @@ impl Conn {
             .unwrap_or_else(|e| args::fail(&format!("cannot reach {}:{}: {e}", self.host, self.port)));
         let _ = tcp.set_read_timeout(Some(Duration::from_secs(u64::from(self.keep_alive.max(1)) * 2)));
         tcp
+    }
+
+    /// Opens the connection: TLS (verifying the broker) with `--cafile`, else plain TCP.
+    pub fn transport(&self) -> Transport {
+        let Some(cafile) = &self.cafile else {
+            return Transport::from(self.tcp());
+        };
+        let t = tls::connect_tls(
+            &self.host,
+            self.port,
+            std::path::Path::new(cafile),
+            self.tls_server_name.as_deref(),
+        )
+        .unwrap_or_else(|e| args::fail(&e.to_string()));
+        let _ = t.set_read_timeout(Some(Duration::from_secs(u64::from(self.keep_alive.max(1)) * 2)));
+        Transport::from(t)
     }
 
     /// The client options.
@@ -71,7 +99,7 @@ impl Conn {
     }
 
     /// Applies the will, if any.
-    pub fn apply_will<'b>(&'b self, c: &mut MqttClient<'b, TcpTransport>) {
+    pub fn apply_will<'b>(&'b self, c: &mut MqttClient<'b, Transport>) {
         if let Some((topic, payload, qos, retain)) = &self.will {
             c.set_last_will(topic, payload.as_bytes(), *retain, args::qos(*qos))
                 .unwrap_or_else(|e| args::fail(&format!("--will-topic: {e}")));

@@ -3,3 +3,5 @@
 pub mod broker;
 pub mod fake_broker;
 pub mod scripted;
+#[cfg(feature = "std")]
+pub mod tls;
