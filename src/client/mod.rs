@@ -133,10 +133,14 @@ fn dispatch<const N: usize, const S: usize>(
 /// Encodes `packet` for sending: the whole packet when it fits in `tx`, otherwise
 /// everything but the PUBLISH payload, which is returned to be written after it.
 fn encode_for_send<'p>(tx: &mut [u8], packet: &'p Packet<'_>) -> Result<(usize, &'p [u8]), EncodeError> {
-    match packet.encode(tx) {
-        Ok(n) => Ok((n, &[])),
-        Err(EncodeError::BufferTooSmall { .. }) => packet.encode_head(tx),
-        Err(e) => Err(e),
+    // One encoder for both cases: the head, then the payload appended when it fits.
+    let (n, tail) = packet.encode_head(tx)?;
+    match tx.get_mut(n..n + tail.len()) {
+        Some(dst) => {
+            dst.copy_from_slice(tail);
+            Ok((n + tail.len(), &[]))
+        }
+        None => Ok((n, tail)),
     }
 }
 

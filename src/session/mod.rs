@@ -430,7 +430,16 @@ impl<const N: usize, const S: usize> Session<N, S> {
         let Some(entry) = self.pending.get(index).copied() else {
             return;
         };
-        self.pending.remove(index);
+        // Shift the later entries down one by one: `Vec::remove` is a `memmove` call, and
+        // compiler_builtins' memmove is ~1.5 KB of flash on Cortex-M.
+        for i in index + 1..self.pending.len() {
+            if let Some(&next) = self.pending.get(i)
+                && let Some(slot) = self.pending.get_mut(i - 1)
+            {
+                *slot = next;
+            }
+        }
+        self.pending.pop();
         if let Await::PubAck { at, len } | Await::PubRec { at, len } = entry.awaiting {
             self.release(at, len);
         }
@@ -439,7 +448,14 @@ impl<const N: usize, const S: usize> Session<N, S> {
     /// Drops `store[at..at + len]` and shifts the later entries down.
     fn release(&mut self, at: usize, len: usize) {
         let total = self.store.len();
-        self.store.copy_within(at + len..total, at);
+        // A forward byte copy, not `copy_within` (a `memmove` call; see `remove`).
+        for i in at + len..total {
+            if let Some(&b) = self.store.get(i)
+                && let Some(d) = self.store.get_mut(i - len)
+            {
+                *d = b;
+            }
+        }
         self.store.truncate(total - len);
         for p in self.pending.iter_mut() {
             if let Await::PubAck { at: a, .. } | Await::PubRec { at: a, .. } = &mut p.awaiting
