@@ -80,6 +80,11 @@ fn check_common(s: &str) -> Result<(), TopicError> {
 /// Checks a topic name: non-empty, at most 65,535 bytes, no U+0000, no wildcard.
 pub fn validate_topic_name(s: &str) -> Result<(), TopicError> {
     check_common(s)?;
+    // Fast path: one word-at-a-time scan. Only when a special byte is present does the loop
+    // below run, to report the rule that the first offending byte breaks.
+    if !crate::wire::contains_nul_or_wildcard(s.as_bytes()) {
+        return Ok(());
+    }
     for &b in s.as_bytes() {
         match b {
             0 => return Err(TopicError::NullCharacter),
@@ -94,21 +99,36 @@ pub fn validate_topic_name(s: &str) -> Result<(), TopicError> {
 /// `#` may fill the last level.
 pub fn validate_topic_filter(s: &str) -> Result<(), TopicError> {
     check_common(s)?;
-    let mut levels = s.split('/').peekable();
-    while let Some(level) = levels.next() {
-        if level.as_bytes().contains(&0) {
-            return Err(TopicError::NullCharacter);
-        }
-        match level {
-            "+" => {}
-            // [MQTT-4.7.1-2] `#` is a whole level and the last one.
-            "#" if levels.peek().is_none() => {}
-            // [MQTT-4.7.1-2] / [MQTT-4.7.1-3] a wildcard sharing a level, or `#` before the end.
-            _ if level.contains(['+', '#']) => return Err(TopicError::MisplacedWildcard),
-            _ => {}
-        }
+    // Fast path: without wildcards (or U+0000) a filter follows the topic-name rules.
+    if !crate::wire::contains_nul_or_wildcard(s.as_bytes()) {
+        return Ok(());
     }
-    Ok(())
+    // One pass over the bytes, judging each level at the `/` that ends it (levels in order,
+    // U+0000 before wildcard placement within a level).
+    let (mut nul, mut wild, mut len, mut first) = (false, false, 0usize, 0u8);
+    let judge = |nul: bool, wild: bool, len: usize, first: u8, last: bool| match (len, first) {
+        _ if nul => Err(TopicError::NullCharacter),
+        (1, b'+') => Ok(()),
+        // [MQTT-4.7.1-2] `#` is a whole level and the last one.
+        (1, b'#') if last => Ok(()),
+        // [MQTT-4.7.1-2] / [MQTT-4.7.1-3] a wildcard sharing a level, or `#` before the end.
+        _ if wild => Err(TopicError::MisplacedWildcard),
+        _ => Ok(()),
+    };
+    for &b in s.as_bytes() {
+        if b == b'/' {
+            judge(nul, wild, len, first, false)?;
+            (nul, wild, len) = (false, false, 0);
+            continue;
+        }
+        if len == 0 {
+            first = b;
+        }
+        len += 1;
+        nul |= b == 0;
+        wild |= b == b'+' || b == b'#';
+    }
+    judge(nul, wild, len, first, true)
 }
 
 /// A validated topic name: the destination of a PUBLISH or a will message.

@@ -5,7 +5,7 @@ use crate::topic::TopicName;
 use crate::types::QoS;
 use crate::wire::{self, MAX_FIELD_LEN, Out, PResult, fail};
 
-const PROTOCOL_NAME: &[u8] = b"MQTT";
+const PROTOCOL_NAME: &[u8; 4] = b"MQTT";
 const PROTOCOL_LEVEL: u8 = 4;
 
 /// The will message the server publishes if the client vanishes without DISCONNECT (3.1.2.5).
@@ -77,8 +77,7 @@ impl<'a> Connect<'a> {
         (i, client_id) = wire::string(i)?;
         let mut will = None;
         if has_will {
-            let (rest, topic) = wire::string(i)?;
-            let topic = TopicName::new(topic).or_else(|e| fail(e.into()))?;
+            let (rest, topic) = wire::topic_name(i)?;
             let (rest, message) = wire::binary(rest)?;
             i = rest;
             will = Some(LastWill {
@@ -172,10 +171,10 @@ impl<'a> Connect<'a> {
     }
 
     pub(crate) fn write<O: Out>(&self, o: &mut O) -> Result<(), O::Error> {
-        o.put_field(PROTOCOL_NAME)?;
-        o.put_u8(PROTOCOL_LEVEL)?;
-        o.put_u8(self.flags())?;
-        o.put_u16(self.keep_alive)?;
+        // The 10-byte variable header in one write: protocol name, level, flags, keep alive.
+        let [ka_hi, ka_lo] = self.keep_alive.to_be_bytes();
+        let [n0, n1, n2, n3] = *PROTOCOL_NAME;
+        o.put(&[0, 4, n0, n1, n2, n3, PROTOCOL_LEVEL, self.flags(), ka_hi, ka_lo])?;
         o.put_field(self.client_id.as_bytes())?;
         if let Some(w) = &self.will {
             o.put_field(w.topic.as_bytes())?;
@@ -203,7 +202,7 @@ pub(crate) fn check_len(len: usize) -> Result<(), EncodeError> {
 /// String rules an encoder must check for a plain `&str` ([MQTT-1.5.3-2] and 1.5.3 length).
 pub(crate) fn check_str(s: &str) -> Result<(), EncodeError> {
     check_len(s.len())?;
-    if s.as_bytes().contains(&0) {
+    if wire::contains_nul(s.as_bytes()) {
         return Err(EncodeError::NullCharacter);
     }
     Ok(())

@@ -3,7 +3,7 @@
 use crate::error::EncodeError;
 use crate::topic::TopicName;
 use crate::types::{Delivery, QoS};
-use crate::wire::{self, Out, PResult, fail};
+use crate::wire::{self, Out, PResult};
 
 /// A PUBLISH packet: an application message, in either direction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,8 +45,7 @@ impl<'a> Publish<'a> {
 
     /// Parses the body; `flags` were checked by the fixed-header parser (QoS 3, DUP at QoS 0).
     pub(crate) fn parse(flags: u8, i: &'a [u8]) -> PResult<'a, Self> {
-        let (i, topic) = wire::string(i)?;
-        let topic = TopicName::new(topic).or_else(|e| fail(e.into()))?;
+        let (i, topic) = wire::topic_name(i)?;
         let (i, delivery) = match (flags >> 1) & 0x03 {
             0 => (i, Delivery::AtMostOnce),
             1 => {

@@ -73,8 +73,7 @@ impl<'a, T: sealed::EntryCodec<'a>> Entry<'a> for T {}
 
 impl<'a> sealed::EntryCodec<'a> for Subscription<'a> {
     fn parse(i: &'a [u8]) -> PResult<'a, Self> {
-        let (i, filter) = wire::string(i)?;
-        let filter = TopicFilter::new(filter).or_else(|e| fail(e.into()))?;
+        let (i, filter) = wire::topic_filter(i)?;
         let (i, b) = wire::u8(i)?;
         // [MQTT-3.8.3-4] upper six bits zero and QoS 0..=2.
         match QoS::from_u8(b) {
@@ -96,11 +95,7 @@ impl<'a> sealed::EntryCodec<'a> for Subscription<'a> {
 
 impl<'a> sealed::EntryCodec<'a> for TopicFilter<'a> {
     fn parse(i: &'a [u8]) -> PResult<'a, Self> {
-        let (i, filter) = wire::string(i)?;
-        match TopicFilter::new(filter) {
-            Ok(f) => Ok((i, f)),
-            Err(e) => fail(e.into()),
-        }
+        wire::topic_filter(i)
     }
     fn validate(&self) -> Result<(), EncodeError> {
         Ok(())

@@ -1,0 +1,268 @@
+#!/usr/bin/env python3
+"""Turn criterion's estimates for benches/codec.rs into a results table and a chart.
+
+Reads every target/criterion/**/new/estimates.json (with the benchmark.json beside it, which
+names the group, the function and the throughput) and writes into the output directory:
+
+  results.md      workload, umqtt ns, each peer's ns, ratio peer/umqtt (>1 means umqtt is faster)
+  chart.png       bar chart of those speed-up ratios, log scale, with the 1x and 1.5x lines
+  estimates.json  the raw criterion estimates that were read (mean, median, slope, std dev)
+
+Times are criterion's median point estimate per iteration. matplotlib is installed with pip
+when it is missing; `--no-chart` skips the image.
+
+Usage: scripts/bench_chart.py [--criterion-dir target/criterion] [--out docs/bench]
+                              [--label "full run"] [--no-chart]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import importlib
+import json
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+OURS = "umqtt"
+PEERS = ["mqttbytes", "mqttrs"]
+BASELINE = "memcpy"
+TARGET = 1.5
+
+
+def load(criterion_dir: Path) -> dict[str, dict[str, dict]]:
+    """group id -> function id -> {"estimates": ..., "throughput": ...}"""
+    groups: dict[str, dict[str, dict]] = {}
+    for est_path in sorted(criterion_dir.glob("**/new/estimates.json")):
+        bench_path = est_path.with_name("benchmark.json")
+        if not bench_path.exists():
+            continue
+        bench = json.loads(bench_path.read_text())
+        est = json.loads(est_path.read_text())
+        group = bench.get("group_id")
+        func = bench.get("function_id")
+        if not group or not func:
+            continue
+        groups.setdefault(group, {})[func] = {
+            "estimates": est,
+            "throughput": bench.get("throughput"),
+        }
+    return groups
+
+
+def ns(entry: dict | None) -> float | None:
+    if entry is None:
+        return None
+    return float(entry["estimates"]["median"]["point_estimate"])
+
+
+def fmt_ns(v: float | None) -> str:
+    if v is None:
+        return "-"
+    if v >= 1e6:
+        return f"{v / 1e6:,.3f} ms"
+    if v >= 1e3:
+        return f"{v / 1e3:,.2f} µs"
+    return f"{v:,.1f}"
+
+
+def fmt_ratio(v: float | None) -> str:
+    if v is None:
+        return "-"
+    mark = "" if v >= TARGET else (" ⚠" if v >= 1.0 else " ✗")
+    return f"{v:.2f}x{mark}"
+
+
+def fmt_plain_ratio(v: float | None) -> str:
+    return "-" if v is None else f"{v:.2f}x"
+
+
+def throughput(entry: dict | None) -> str:
+    if entry is None or not entry.get("throughput"):
+        return "-"
+    t = entry["throughput"]
+    secs = ns(entry) / 1e9
+    if "Bytes" in t:
+        return f"{t['Bytes'] / secs / 1e6:,.0f} MB/s"
+    if "BytesDecimal" in t:
+        return f"{t['BytesDecimal'] / secs / 1e6:,.0f} MB/s"
+    if "Elements" in t:
+        return f"{t['Elements'] / secs / 1e6:,.2f} M packets/s"
+    return "-"
+
+
+def order_key(group: str) -> tuple:
+    # Keep the workloads in the order the bench file defines them; streams last.
+    known = [
+        "publish_qos0_1B",
+        "publish_qos1_64B",
+        "publish_qos0_1KiB",
+        "publish_qos0_16KiB",
+        "connect",
+        "subscribe_4_filters",
+        "pingreq",
+        "puback",
+        "stream_mixed_1MiB",
+        "stream_publish_1KiB",
+    ]
+    workload, _, op = group.partition("/")
+    idx = known.index(workload) if workload in known else len(known)
+    return (idx, workload, op)
+
+
+def rows(groups: dict[str, dict[str, dict]]) -> list[dict]:
+    out = []
+    for group in sorted(groups, key=order_key):
+        funcs = groups[group]
+        ours = ns(funcs.get(OURS))
+        if ours is None:
+            continue
+        row = {"group": group, "ours": ours, "ours_thrpt": throughput(funcs.get(OURS))}
+        for peer in PEERS + [BASELINE]:
+            t = ns(funcs.get(peer))
+            row[peer] = t
+            row[f"{peer}_ratio"] = (t / ours) if t is not None else None
+        peer_times = [row[p] for p in PEERS if row[p] is not None]
+        row["fastest_peer_ratio"] = (min(peer_times) / ours) if peer_times else None
+        out.append(row)
+    return out
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        rustc = subprocess.run(["rustc", "--version"], capture_output=True, text=True).stdout.strip()
+    except OSError:
+        rustc = "rustc (unknown)"
+    return f"{cpu}, {os.cpu_count()} logical CPUs, {rustc}"
+
+
+def write_markdown(table: list[dict], out: Path, label: str) -> None:
+    lines = [
+        "# Codec benchmarks: umqtt vs mqttbytes 0.6 (v4) and mqttrs 0.4",
+        "",
+        f"Generated by `scripts/bench_chart.py` from criterion's estimates ({label}), "
+        f"{datetime.date.today().isoformat()}.",
+        f"Machine: {machine()}.",
+        "",
+        "Times are criterion's median per iteration in nanoseconds unless a unit is shown. "
+        "A ratio is peer time / umqtt time: above 1 umqtt is faster. "
+        f"Target: umqtt at least {TARGET}x faster than the fastest peer "
+        "(⚠ below target, ✗ slower than the peer). "
+        "For the streams, `memcpy` copies the same bytes once (the baseline to beat). "
+        "`NOTES.md` explains the method, the noise of this machine and where the time goes.",
+        "",
+        "| workload | op | umqtt | umqtt throughput | mqttbytes | mqttrs | memcpy "
+        "| mqttbytes / umqtt | mqttrs / umqtt | memcpy / umqtt | fastest peer / umqtt |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in table:
+        workload, _, op = r["group"].partition("/")
+        lines.append(
+            f"| {workload} | {op} | {fmt_ns(r['ours'])} | {r['ours_thrpt']} | {fmt_ns(r['mqttbytes'])} "
+            f"| {fmt_ns(r['mqttrs'])} | {fmt_ns(r['memcpy'])} | {fmt_ratio(r['mqttbytes_ratio'])} "
+            f"| {fmt_ratio(r['mqttrs_ratio'])} | "
+            f"{fmt_plain_ratio(r['memcpy_ratio'])} "
+            f"| {fmt_ratio(r['fastest_peer_ratio'])} |"
+        )
+    lines += [
+        "",
+        "Regenerate: `bash scripts/bench.sh` (full, about 3 minutes of benchmarking plus the build) or "
+        "`bash scripts/bench.sh --quick` (smoke run, results under `target/bench/`).",
+        "",
+    ]
+    (out / "results.md").write_text("\n".join(lines))
+
+
+def ensure_matplotlib():
+    try:
+        return importlib.import_module("matplotlib")
+    except ImportError:
+        print("matplotlib missing: installing it with pip", file=sys.stderr)
+        subprocess.run(
+            [sys.executable, "-m", "pip", "install", "--quiet", "matplotlib"],
+            check=True,
+        )
+        importlib.invalidate_caches()
+        return importlib.import_module("matplotlib")
+
+
+def write_chart(table: list[dict], out: Path, label: str) -> None:
+    mpl = ensure_matplotlib()
+    mpl.use("Agg")
+    plt = importlib.import_module("matplotlib.pyplot")
+
+    series = [("mqttbytes", "#4c72b0"), ("mqttrs", "#dd8452"), ("memcpy", "#8c8c8c")]
+    labels = [r["group"].replace("/", "\n", 1) for r in table]
+    n = len(table)
+    width = 0.27
+    # memcpy of a whole mixed stream is far faster than decoding it (ratio ~0.03); clip the axis
+    # so those bars do not squash the rest (the table has the exact values).
+    floor = 0.1
+    fig, ax = plt.subplots(figsize=(max(10, n * 0.75), 6.5))
+    for i, (name, colour) in enumerate(series):
+        xs, ys = [], []
+        for j, r in enumerate(table):
+            v = r.get(f"{name}_ratio")
+            if v is not None:
+                xs.append(j + (i - 1) * width)
+                ys.append(v)
+        ax.bar(xs, ys, width, label=f"{name} time / umqtt time", color=colour)
+        for x, y in zip(xs, ys):
+            ax.text(x, max(y, floor) * 1.04, f"{y:.2f}", ha="center", va="bottom", fontsize=6.5, rotation=90)
+    ax.set_yscale("log")
+    ax.set_ylim(bottom=floor)
+    ax.axhline(1.0, color="black", linewidth=0.8)
+    ax.axhline(TARGET, color="#c44e52", linewidth=0.8, linestyle="--", label=f"target {TARGET}x")
+    ax.set_xticks(range(n))
+    ax.set_xticklabels(labels, rotation=60, ha="right", fontsize=7.5)
+    ax.set_ylabel("speed-up of umqtt (log scale, higher is better)")
+    ax.set_title(f"umqtt speed-up over mqttbytes 0.6 and mqttrs 0.4 ({label})")
+    ax.legend(fontsize=8, loc="upper right", ncol=2, framealpha=0.9)
+    ticker = importlib.import_module("matplotlib.ticker")
+    ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}x"))
+    ax.yaxis.set_minor_formatter(ticker.NullFormatter())
+    ax.grid(axis="y", which="both", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(out / "chart.png", dpi=110)
+    plt.close(fig)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--criterion-dir", default="target/criterion", type=Path)
+    ap.add_argument("--out", default="docs/bench", type=Path)
+    ap.add_argument("--label", default="full run")
+    ap.add_argument("--no-chart", action="store_true")
+    args = ap.parse_args()
+
+    groups = load(args.criterion_dir)
+    table = rows(groups)
+    if not table:
+        print(f"no criterion estimates with a '{OURS}' function under {args.criterion_dir}", file=sys.stderr)
+        return 1
+    args.out.mkdir(parents=True, exist_ok=True)
+    raw = {
+        g: {f: {"estimates": e["estimates"], "throughput": e["throughput"]} for f, e in sorted(fs.items())}
+        for g, fs in sorted(groups.items(), key=lambda kv: order_key(kv[0]))
+    }
+    (args.out / "estimates.json").write_text(json.dumps(raw, indent=1, sort_keys=False) + "\n")
+    write_markdown(table, args.out, args.label)
+    if not args.no_chart:
+        write_chart(table, args.out, args.label)
+    print((args.out / "results.md").read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
