@@ -163,7 +163,9 @@ pub fn contains_nul(bytes: &[u8]) -> bool {
 pub fn contains_nul_or_wildcard(bytes: &[u8]) -> bool {
     const PLUS: u64 = u64::from_ne_bytes([b'+'; 8]);
     const HASH: u64 = u64::from_ne_bytes([b'#'; 8]);
-    any_word(bytes, |w| has_zero_byte(w) | has_zero_byte(w ^ PLUS) | has_zero_byte(w ^ HASH))
+    any_word(bytes, |w| {
+        has_zero_byte(w) | has_zero_byte(w ^ PLUS) | has_zero_byte(w ^ HASH)
+    })
 }
 
 /// Whether `test` is non-zero for some 8-byte word of `bytes`, where `test` asks a yes/no
