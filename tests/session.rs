@@ -840,8 +840,11 @@ fn pubrel_for_unknown_id_still_gets_pubcomp_mqtt_4_3_3_2() {
     assert_eq!(s.incoming_qos2(), 0);
 }
 
+/// With every slot for unreleased QoS 2 ids in use, a new QoS 2 message is neither
+/// delivered nor acknowledged (the server keeps it and re-sends it after a reconnect), and
+/// the session says so; the connection is not failed.
 #[test]
-fn incoming_qos2_table_full_is_incoming_qos2_full() {
+fn incoming_qos2_table_full_defers_the_message() {
     let mut s: Session<2, 64> = connected(0, 0);
     for n in [1, 2] {
         let r = s
@@ -849,10 +852,15 @@ fn incoming_qos2_table_full_is_incoming_qos2_full() {
             .unwrap();
         assert_eq!(r.reply, Some(Packet::PubRec(id(n))));
     }
+    assert!(!s.qos2_deferred());
     assert_eq!(
         s.handle_packet(incoming_publish(Delivery::ExactlyOnce(id(3)), false), 0),
-        Err(ProtocolError::IncomingQos2Full)
+        Ok(Incoming {
+            event: None,
+            reply: None
+        })
     );
+    assert!(s.qos2_deferred());
     assert_eq!(s.incoming_qos2(), 2);
     // A repeat of a tracked id is still answered (it needs no new slot).
     assert_eq!(

@@ -298,7 +298,7 @@ macro_rules! client {
                     Self::send_packet(transport, tx, &packet)$($aw)*?;
                 }
                 let now = self.now();
-                self.session.mark_sent(now);
+                self.session.resend_done(now);
                 Ok(session_present)
             }
 
@@ -389,6 +389,36 @@ macro_rules! client {
                     self.next_outcome()$($aw)*?;
                 }
                 Ok(())
+            }
+
+            /// Processes incoming packets until the QoS 1/2 message `id` is fully
+            /// acknowledged (PUBACK, or PUBCOMP); returns at once if it is not pending.
+            ///
+            /// # Errors
+            /// As `wait_msg`.
+            pub $($asyncness)* fn wait_published(&mut self, id: PacketId) -> Result<(), ClientError<T::Error>> {
+                while self.session.is_pending(id) {
+                    self.next_outcome()$($aw)*?;
+                }
+                Ok(())
+            }
+
+            /// Sends the queued PUBLISH `id` (see `Session::queue_publish`). It is marked as
+            /// sent first, so that if the write fails part way, a re-send carries DUP = 1.
+            #[allow(dead_code)]
+            $($asyncness)* fn send_queued(&mut self, id: PacketId) -> Result<(), ClientError<T::Error>> {
+                let now = self.now();
+                self.session.mark_publish_sent(id);
+                self.session.mark_sent(now);
+                let Self { transport, tx, session, .. } = self;
+                let Some(packet) = session.queued_publish(id) else {
+                    return Ok(());
+                };
+                let result = Self::send_packet(transport, tx, &packet)$($aw)*;
+                if result.is_err() {
+                    self.session.connection_lost();
+                }
+                result
             }
 
             /// Subscribes to `topic` (a filter; wildcards allowed) and returns the QoS the

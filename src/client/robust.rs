@@ -12,7 +12,10 @@ use embedded_io::{ErrorType, Read, ReadReady, Write};
 use heapless::Vec;
 
 use super::{ClientError, MqttClient};
-use crate::session::ProtocolError;
+use crate::packet::{Packet, Publish};
+use crate::session::{Phase, ProtocolError};
+use crate::topic::TopicName;
+use crate::types::{Delivery, PacketId};
 use crate::types::{PacketType, QoS};
 
 /// The log hook: sees every error that leads to a reconnection attempt.
@@ -159,12 +162,20 @@ where
         }
     }
 
-    /// Publishes like [`MqttClient::publish`], across reconnects. A QoS 1/2 message that
-    /// the session accepted is never published twice by the wrapper: after a reconnect the
-    /// session re-sends it (DUP set) and the wrapper waits for its acknowledgement.
+    /// Publishes like [`MqttClient::publish`], across reconnects.
+    ///
+    /// A QoS 1/2 message is first queued in the session (so it survives any failure from
+    /// then on), then sent if connected, and the call returns once it is acknowledged,
+    /// reconnecting as often as needed. It is never published twice as a new message: after
+    /// a reconnect the session re-sends it with its original packet identifier (DUP set if an
+    /// earlier copy may have arrived). If this returns an error after queuing (reconnecting
+    /// gave up), the message is still queued and goes out on the next successful
+    /// [`reconnect`](Self::reconnect): do not publish it again. QoS 0 messages are retried
+    /// like umqtt.robust does, and may be lost.
     ///
     /// # Errors
-    /// Errors that reconnecting cannot fix (invalid topic, store full, refused connection).
+    /// Errors that reconnecting cannot fix (invalid topic, store full, refused connection),
+    /// or the last error once `max_attempts` reconnection attempts have failed.
     pub fn publish(
         &mut self,
         topic: &str,
@@ -172,21 +183,28 @@ where
         retain: bool,
         qos: QoS,
     ) -> Result<(), ClientError<T::Error>> {
-        let queued_before = self.client.session().unacked_messages();
-        match self.client.publish(topic, msg, retain, qos) {
-            Err(e) if is_connection_failure(&e) => {
-                self.log(&e);
-                let queued = self.client.session().unacked_messages() > queued_before;
-                self.reconnect()?;
-                if queued {
-                    // The message is in the session store and was re-sent by `connect`.
-                    self.retry(|c| c.wait_acked())
-                } else {
-                    self.retry(|c| c.publish(topic, msg, retain, qos))
-                }
+        let Some(delivery) = Delivery::new(qos, Some(PacketId::MIN)).filter(|_| qos != QoS::AtMostOnce)
+        else {
+            return self.retry(|c| c.publish(topic, msg, retain, qos));
+        };
+        let name = TopicName::new(topic)?;
+        self.client
+            .check_fits(&Packet::Publish(Publish::new(name, msg, delivery, retain)))?;
+        let id = self.client.session.queue_publish(name, msg, qos, retain)?;
+        // From here on the message is queued: sent now if connected, else by the reconnect.
+        let sent = if self.client.session.phase() == Phase::Connected {
+            self.client.send_queued(id)
+        } else {
+            Err(ProtocolError::NotConnected.into())
+        };
+        if let Err(e) = sent {
+            if !is_connection_failure(&e) {
+                return Err(e);
             }
-            r => r,
+            self.log(&e);
+            self.reconnect()?;
         }
+        self.retry(|c| c.wait_published(id))
     }
 
     /// Subscribes like [`MqttClient::subscribe`], across reconnects, and remembers the
@@ -217,7 +235,21 @@ where
     /// # Errors
     /// Errors that reconnecting cannot fix.
     pub fn wait_msg(&mut self) -> Result<PacketType, ClientError<T::Error>> {
-        self.retry(|c| c.wait_msg())
+        let t = self.retry(|c| c.wait_msg())?;
+        self.resync_deferred()?;
+        Ok(t)
+    }
+
+    /// An incoming QoS 2 message was left unacknowledged for lack of room and the room is
+    /// free again: reconnect so the server sends it again. DISCONNECT first, so the broker
+    /// does not publish the will.
+    fn resync_deferred(&mut self) -> Result<(), ClientError<T::Error>> {
+        let session = &self.client.session;
+        if session.qos2_deferred() && session.incoming_qos2() == 0 {
+            let _ = self.client.disconnect();
+            self.reconnect()?;
+        }
+        Ok(())
     }
 
     /// Sends DISCONNECT (not retried: a dead connection is as good as disconnected).
@@ -291,6 +323,8 @@ where
     /// # Errors
     /// Errors that reconnecting cannot fix.
     pub fn check_msg(&mut self) -> Result<Option<PacketType>, ClientError<T::Error>> {
-        self.retry(|c| c.check_msg())
+        let t = self.retry(|c| c.check_msg())?;
+        self.resync_deferred()?;
+        Ok(t)
     }
 }

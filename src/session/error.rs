@@ -44,8 +44,8 @@ pub enum ProtocolError {
     },
     /// Session Present on a clean-session CONNACK ([MQTT-3.2.2-1]).
     SessionPresentOnCleanSession,
-    /// More incoming QoS 2 messages awaiting PUBREL than the session can track.
-    IncomingQos2Full,
+    /// Only QoS 1/2 messages can be queued for later sending.
+    NotQueueable,
     /// No CONNACK within the response timeout.
     ConnAckTimeout,
     /// No PINGRESP within the response timeout.
@@ -67,7 +67,7 @@ impl fmt::Display for ProtocolError {
                 write!(f, "SUBACK has {received} codes for {expected} filters")
             }
             Self::SessionPresentOnCleanSession => f.write_str("session present on a clean session"),
-            Self::IncomingQos2Full => f.write_str("too many incoming QoS 2 messages"),
+            Self::NotQueueable => f.write_str("only QoS 1/2 messages can be queued"),
             Self::ConnAckTimeout => f.write_str("no CONNACK in time"),
             Self::PingTimeout => f.write_str("no PINGRESP in time"),
         }

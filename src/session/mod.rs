@@ -110,6 +110,10 @@ enum Await {
 struct Pending {
     id: PacketId,
     awaiting: Await,
+    /// Whether the packet has been handed to the driver at least once: a re-sent PUBLISH
+    /// carries DUP = 1 only if an earlier copy may have reached the server ([MQTT-3.3.1-1],
+    /// [MQTT-4.3.2-1]).
+    sent: bool,
 }
 
 /// The client side of an MQTT session. See the [module docs](self) for how to drive it.
@@ -131,6 +135,7 @@ pub struct Session<const N: usize = 8, const S: usize = 1024> {
     last_sent: u64,
     connect_sent: u64,
     ping_sent: Option<u64>,
+    qos2_deferred: bool,
 }
 
 impl<const N: usize, const S: usize> Default for Session<N, S> {
@@ -154,6 +159,7 @@ impl<const N: usize, const S: usize> Session<N, S> {
             last_sent: 0,
             connect_sent: 0,
             ping_sent: None,
+            qos2_deferred: false,
         }
     }
 
@@ -195,6 +201,14 @@ impl<const N: usize, const S: usize> Session<N, S> {
     /// Number of incoming QoS 2 messages delivered but not yet released by PUBREL.
     pub fn incoming_qos2(&self) -> usize {
         self.incoming_qos2.len()
+    }
+
+    /// Whether an incoming QoS 2 message was left unacknowledged because all `N` slots for
+    /// unreleased QoS 2 identifiers were in use. The server sends it again only after a
+    /// reconnect, so reconnect (with `clean_session = false`) once
+    /// [`incoming_qos2`](Self::incoming_qos2) is back to 0; `RobustClient` does this itself.
+    pub fn qos2_deferred(&self) -> bool {
+        self.qos2_deferred
     }
 
     /// Bytes of the re-send store in use.
@@ -282,42 +296,95 @@ impl<const N: usize, const S: usize> Session<N, S> {
         let delivery = match qos {
             QoS::AtMostOnce => Delivery::AtMostOnce,
             QoS::AtLeastOnce | QoS::ExactlyOnce => {
-                // Check the store before taking an id, so a refusal leaves the session as it
-                // was (the id only changes bytes, never the length).
-                let probe = Publish::new(topic, payload, Delivery::AtLeastOnce(PacketId::MIN), retain);
-                let needed = Packet::Publish(probe).encoded_len();
-                if needed > S - self.store.len() {
-                    return Err(ProtocolError::StoreFull { needed });
-                }
-                let id = self.allocate_id()?;
-                let d = match qos {
-                    QoS::AtLeastOnce => Delivery::AtLeastOnce(id),
-                    _ => Delivery::ExactlyOnce(id),
-                };
-                let publish = Publish::new(topic, payload, d, retain);
-                let at = self.store.len();
-                let len = needed;
-                // Cannot fail: the capacity was checked above.
-                self.store
-                    .resize(at + len, 0)
-                    .map_err(|_| ProtocolError::StoreFull { needed: len })?;
-                let dst = self.store.get_mut(at..).unwrap_or(&mut []);
-                if let Err(e) = Packet::Publish(publish).encode(dst) {
-                    self.store.truncate(at);
-                    return Err(ProtocolError::Encode(e));
-                }
-                let awaiting = match qos {
-                    QoS::AtLeastOnce => Await::PubAck { at, len },
-                    _ => Await::PubRec { at, len },
-                };
-                // Cannot fail: allocate_id checked that the table has room.
-                let _ = self.pending.push(Pending { id, awaiting });
-                d
+                let id = self.queue_publish(topic, payload, qos, retain)?;
+                self.mark_publish_sent(id);
+                Delivery::new(qos, Some(id)).unwrap_or(Delivery::AtMostOnce)
             }
         };
-        let publish = Publish::new(topic, payload, delivery, retain);
         self.mark_sent(now);
-        Ok(publish)
+        Ok(Publish::new(topic, payload, delivery, retain))
+    }
+
+    /// Queues a QoS 1/2 PUBLISH without sending it, in any phase: it allocates a packet
+    /// identifier and stores the encoded packet, which [`resend`](Self::resend) and
+    /// [`queued_publish`](Self::queued_publish) hand out (with DUP = 0 until
+    /// [`mark_publish_sent`](Self::mark_publish_sent) is called). This is how a reconnecting
+    /// client accepts a message while the connection is down without ever losing it.
+    ///
+    /// # Errors
+    /// [`ProtocolError::NotQueueable`] for QoS 0 (nothing acknowledges it, so it is never
+    /// stored), [`ProtocolError::InflightFull`], [`ProtocolError::StoreFull`] or
+    /// [`ProtocolError::Encode`]; the session is then unchanged.
+    pub fn queue_publish(
+        &mut self,
+        topic: TopicName<'_>,
+        payload: &[u8],
+        qos: QoS,
+        retain: bool,
+    ) -> Result<PacketId, ProtocolError> {
+        if qos == QoS::AtMostOnce {
+            return Err(ProtocolError::NotQueueable);
+        }
+        // Check the store before taking an id, so a refusal leaves the session as it was
+        // (the id only changes bytes, never the length).
+        let probe = Publish::new(topic, payload, Delivery::AtLeastOnce(PacketId::MIN), retain);
+        let len = Packet::Publish(probe).encoded_len();
+        if len > S - self.store.len() {
+            return Err(ProtocolError::StoreFull { needed: len });
+        }
+        let id = self.allocate_id()?;
+        let delivery = Delivery::new(qos, Some(id)).unwrap_or(Delivery::AtMostOnce);
+        let at = self.store.len();
+        // Cannot fail: the capacity was checked above.
+        self.store
+            .resize(at + len, 0)
+            .map_err(|_| ProtocolError::StoreFull { needed: len })?;
+        let dst = self.store.get_mut(at..).unwrap_or(&mut []);
+        if let Err(e) = Packet::Publish(Publish::new(topic, payload, delivery, retain)).encode(dst) {
+            self.store.truncate(at);
+            return Err(ProtocolError::Encode(e));
+        }
+        let awaiting = match qos {
+            QoS::AtLeastOnce => Await::PubAck { at, len },
+            _ => Await::PubRec { at, len },
+        };
+        // Cannot fail: allocate_id checked that the table has room.
+        let _ = self.pending.push(Pending {
+            id,
+            awaiting,
+            sent: false,
+        });
+        Ok(id)
+    }
+
+    /// Records that the queued PUBLISH `id` has been written to the connection, so that a
+    /// later re-send carries DUP = 1.
+    pub fn mark_publish_sent(&mut self, id: PacketId) {
+        if let Some(p) = self.pending.iter_mut().find(|p| p.id == id) {
+            p.sent = true;
+        }
+    }
+
+    /// The queued PUBLISH `id` as it is to be sent now (DUP set if it was sent before), or
+    /// `None` when `id` is not a PUBLISH awaiting PUBACK or PUBREC.
+    pub fn queued_publish(&self, id: PacketId) -> Option<Packet<'_>> {
+        let p = self.pending.iter().find(|p| p.id == id)?;
+        self.stored_publish(p)
+    }
+
+    /// Decodes a stored PUBLISH and sets DUP when an earlier copy may have been sent.
+    fn stored_publish(&self, p: &Pending) -> Option<Packet<'_>> {
+        let (Await::PubAck { at, len } | Await::PubRec { at, len }) = p.awaiting else {
+            return None;
+        };
+        let bytes = self.store.get(at..at + len)?;
+        match crate::packet::decode(bytes) {
+            Ok(Status::Complete((Packet::Publish(mut publish), _))) => {
+                publish.dup = p.sent;
+                Some(Packet::Publish(publish))
+            }
+            _ => None,
+        }
     }
 
     /// Builds a SUBSCRIBE for `topics` and records the SUBACK it expects.
@@ -338,6 +405,7 @@ impl<const N: usize, const S: usize> Session<N, S> {
         let _ = self.pending.push(Pending {
             id,
             awaiting: Await::SubAck { count: topics.len() },
+            sent: true,
         });
         self.mark_sent(now);
         Ok(Packet::Subscribe(crate::packet::Subscribe {
@@ -363,6 +431,7 @@ impl<const N: usize, const S: usize> Session<N, S> {
         let _ = self.pending.push(Pending {
             id,
             awaiting: Await::UnsubAck,
+            sent: true,
         });
         self.mark_sent(now);
         Ok(Packet::Unsubscribe(crate::packet::Unsubscribe {
@@ -406,23 +475,23 @@ impl<const N: usize, const S: usize> Session<N, S> {
     }
 
     /// Packets to re-send after a resumed connection, in their original order
-    /// ([MQTT-4.4.0-1], [MQTT-4.6.0-1]): each unacknowledged QoS 1/2 PUBLISH with DUP set,
-    /// and a PUBREL for each QoS 2 message that already got its PUBREC.
+    /// ([MQTT-4.4.0-1], [MQTT-4.6.0-1]): each unacknowledged QoS 1/2 PUBLISH (DUP set if it
+    /// was sent before, [MQTT-3.3.1-1]), and a PUBREL for each QoS 2 message that already got
+    /// its PUBREC. Call [`resend_done`](Self::resend_done) once they are written.
     pub fn resend(&self) -> impl Iterator<Item = Packet<'_>> + '_ {
         self.pending.iter().filter_map(|p| match p.awaiting {
-            Await::PubAck { at, len } | Await::PubRec { at, len } => {
-                let bytes = self.store.get(at..at + len)?;
-                match crate::packet::decode(bytes) {
-                    Ok(Status::Complete((Packet::Publish(mut publish), _))) => {
-                        publish.dup = true;
-                        Some(Packet::Publish(publish))
-                    }
-                    _ => None,
-                }
-            }
+            Await::PubAck { .. } | Await::PubRec { .. } => self.stored_publish(p),
             Await::PubComp => Some(Packet::PubRel(p.id)),
             Await::SubAck { .. } | Await::UnsubAck => None,
         })
+    }
+
+    /// Records that every packet of [`resend`](Self::resend) was written at `now`.
+    pub fn resend_done(&mut self, now: u64) {
+        for p in self.pending.iter_mut() {
+            p.sent = true;
+        }
+        self.mark_sent(now);
     }
 
     /// Removes the pending entry at `index`, releasing its stored bytes.
@@ -483,8 +552,10 @@ impl<const N: usize, const S: usize> Session<N, S> {
     ///   a second CONNACK, or a packet only a client sends;
     /// * [`ProtocolError::UnknownPacketId`] for an acknowledgement nobody is waiting for
     ///   ([MQTT-2.3.1-6], [MQTT-2.3.1-7]);
-    /// * [`ProtocolError::SubAckCountMismatch`], [`ProtocolError::SessionPresentOnCleanSession`],
-    ///   [`ProtocolError::IncomingQos2Full`].
+    /// * [`ProtocolError::SubAckCountMismatch`], [`ProtocolError::SessionPresentOnCleanSession`].
+    ///
+    /// An incoming QoS 2 message that finds all `N` identifier slots in use is not an error:
+    /// it is left unacknowledged for the server to send again ([`Session::qos2_deferred`]).
     pub fn handle_packet<'p>(&mut self, packet: Packet<'p>, now: u64) -> Result<Incoming<'p>, ProtocolError> {
         let unexpected = Err(ProtocolError::UnexpectedPacket(packet.packet_type()));
         if self.phase == Phase::Connecting {
@@ -499,6 +570,12 @@ impl<const N: usize, const S: usize> Session<N, S> {
                 // [MQTT-3.2.2-1]
                 return Err(ProtocolError::SessionPresentOnCleanSession);
             }
+            if !ack.session_present {
+                // The server kept no session: the QoS 2 ids it has not released belong to a
+                // session that no longer exists, and its new session may reuse them.
+                self.incoming_qos2.clear();
+            }
+            self.qos2_deferred = false;
             self.phase = Phase::Connected;
             return Ok(event(Event::Connected {
                 session_present: ack.session_present,
@@ -600,7 +677,14 @@ impl<const N: usize, const S: usize> Session<N, S> {
             Delivery::ExactlyOnce(id) => {
                 let first = !self.incoming_qos2.contains(&id);
                 if first && self.incoming_qos2.push(id).is_err() {
-                    return Err(ProtocolError::IncomingQos2Full);
+                    // No room to remember the id: neither deliver nor acknowledge. The server
+                    // keeps the message and sends it again after the next reconnect, once
+                    // PUBRELs have freed the table ([`Session::qos2_deferred`]).
+                    self.qos2_deferred = true;
+                    return Ok(Incoming {
+                        event: None,
+                        reply: None,
+                    });
                 }
                 let mut r = self.reply(Packet::PubRec(id), now);
                 if first {

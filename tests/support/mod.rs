@@ -2,6 +2,8 @@
 
 pub mod broker;
 pub mod fake_broker;
+pub mod faulty;
 pub mod scripted;
+pub mod sim_broker;
 #[cfg(feature = "std")]
 pub mod tls;
