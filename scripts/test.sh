@@ -48,3 +48,7 @@ cargo run --locked --features std --example demo
 # --- on the metal --------------------------------------------------------------------------
 step "firmware under QEMU (Cortex-M3, defmt over semihosting)"
 bash scripts/qemu.sh
+step "flash and RAM against the peer crates (docs/size.md)"
+bash scripts/size.sh
+step "MqttClient over embedded-tls, compile-checked for a bare-metal target"
+cargo build --locked --manifest-path examples/embedded_tls/Cargo.toml --target thumbv7em-none-eabihf
