@@ -584,6 +584,23 @@ fn disconnect_writes_e0_00_and_nothing_more_is_sent_mqtt_3_14_4_2() {
     assert_eq!(written(&mut c), b"");
 }
 
+#[test]
+fn a_transport_carries_one_connect_mqtt_3_1_0_2_mqtt_3_14_4_2() {
+    let (mut rx, mut tx) = ([0u8; 64], [0u8; 64]);
+    let mut c = connected(&mut rx, &mut tx, &[]);
+    // While connected: a second CONNECT on the same connection is refused, nothing written.
+    assert_eq!(
+        c.connect(true),
+        Err(ClientError::Protocol(ProtocolError::AlreadyConnected))
+    );
+    assert_eq!(written(&mut c), b"");
+    // After DISCONNECT the connection is finished: no CONNECT on it either.
+    c.disconnect().unwrap();
+    assert_eq!(written(&mut c), DISCONNECT);
+    assert_eq!(c.connect(false), Err(ClientError::ConnectionClosed));
+    assert_eq!(written(&mut c), b"");
+}
+
 // ---------------------------------------------------------------------------------------------
 // receiving
 // ---------------------------------------------------------------------------------------------

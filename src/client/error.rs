@@ -9,9 +9,13 @@ use crate::types::{ConnectReturnCode, PacketType};
 
 /// Why a client call failed. `E` is the transport's error type.
 ///
-/// After any error except [`ClientError::InvalidTopic`], [`ClientError::Encode`] and
-/// [`ClientError::SubscribeRefused`] the connection is unusable: close the transport and
-/// [`connect`](super::MqttClient::connect) again on a new one.
+/// Errors that leave the connection usable: [`ClientError::InvalidTopic`],
+/// [`ClientError::Encode`], [`ClientError::SubscribeRefused`], [`ClientError::PacketTooLarge`],
+/// and [`ClientError::Protocol`] refusals of a command (`InflightFull`, `StoreFull`,
+/// `NotConnected`, `AlreadyConnected`). After any other error the connection is finished:
+/// drop the transport, hand the client a new one with
+/// [`replace_transport`](super::MqttClient::replace_transport), and
+/// [`connect`](super::MqttClient::connect) again.
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]

@@ -53,7 +53,7 @@ use crate::error::EncodeError;
 use crate::packet::{
     Connect, Entries, LastWill, Packet, Publish, SubAckReturnCode, Subscribe, Subscription, Unsubscribe,
 };
-use crate::session::{Event, ProtocolError, Session};
+use crate::session::{Event, Phase, ProtocolError, Session};
 use crate::topic::{TopicFilter, TopicName};
 use crate::types::{Delivery, PacketId, PacketType, QoS};
 
@@ -164,6 +164,10 @@ macro_rules! client {
             callback: Option<Callback<'b>>,
             clock: Option<fn() -> u64>,
             last_now: u64,
+            /// A CONNECT has been written on this transport: it carries one MQTT connection
+            /// at most, and a new `connect` needs a new transport ([MQTT-3.1.0-2],
+            /// [MQTT-3.14.4-2]).
+            used: bool,
         }
 
         impl<'b, T: $Read + $Write, const N: usize, const S: usize> $Client<'b, T, N, S> {
@@ -182,6 +186,7 @@ macro_rules! client {
                     callback: None,
                     clock: None,
                     last_now: 0,
+                    used: false,
                 }
             }
 
@@ -250,6 +255,7 @@ macro_rules! client {
             /// QoS 1/2 messages are re-sent.
             pub fn replace_transport(&mut self, transport: T) -> T {
                 self.session.connection_lost();
+                self.used = false;
                 core::mem::replace(&mut self.transport, transport)
             }
 
@@ -266,7 +272,9 @@ macro_rules! client {
             }
 
             /// Opens the MQTT session: sends CONNECT and waits for CONNACK. Returns the
-            /// server's Session Present flag. With `clean_session = false`, unacknowledged
+            /// server's Session Present flag. A transport carries one connection: after
+            /// `disconnect` or a failure, give the client a new one with `replace_transport`
+            /// first (this returns [`ClientError::ConnectionClosed`] otherwise). With `clean_session = false`, unacknowledged
             /// QoS 1/2 messages from the previous connection are re-sent (DUP set) right
             /// after, in their original order.
             ///
@@ -274,7 +282,15 @@ macro_rules! client {
             /// [`ClientError::ConnectionRefused`] with the CONNACK code, transport and
             /// protocol errors.
             pub $($asyncness)* fn connect(&mut self, clean_session: bool) -> Result<bool, ClientError<T::Error>> {
-                self.session.connection_lost();
+                if self.used {
+                    // One CONNECT per network connection: after DISCONNECT or a failure the
+                    // connection is finished, and a live one is already connected.
+                    return Err(if self.session.phase() == Phase::Disconnected {
+                        ClientError::ConnectionClosed
+                    } else {
+                        ProtocolError::AlreadyConnected.into()
+                    });
+                }
                 let now = self.now();
                 let connect = Connect {
                     clean_session,
@@ -286,6 +302,7 @@ macro_rules! client {
                 };
                 self.check_fits(&Packet::Connect(connect))?;
                 let packet = self.session.connect(connect, now)?;
+                self.used = true;
                 self.send(&packet)$($aw)*?;
                 let session_present = loop {
                     if let Outcome::Connected(sp) = self.next_outcome()$($aw)*? {
@@ -293,13 +310,22 @@ macro_rules! client {
                     }
                 };
                 // [MQTT-4.4.0-1] re-send what the session still owes the server.
-                let Self { transport, tx, session, .. } = self;
-                for packet in session.resend() {
-                    Self::send_packet(transport, tx, &packet)$($aw)*?;
-                }
                 let now = self.now();
+                let Self { transport, tx, session, .. } = self;
+                let mut result = Ok(());
+                for packet in session.resend() {
+                    result = Self::send_packet(transport, tx, &packet)$($aw)*;
+                    if result.is_err() {
+                        break;
+                    }
+                }
+                // Marked sent even when a write failed part way: a copy may have reached
+                // the server, so the next re-send must carry DUP = 1 ([MQTT-3.3.1-1]).
                 self.session.resend_done(now);
-                Ok(session_present)
+                if result.is_err() {
+                    self.session.connection_lost();
+                }
+                result.map(|()| session_present)
             }
 
             /// Sends DISCONNECT. The session stays usable for a later `connect`; close the
