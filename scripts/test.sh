@@ -41,6 +41,12 @@ cargo test --locked --no-default-features
 step "cargo test (all features)"
 cargo test --locked --all-features
 
+# --- fuzzing ------------------------------------------------------------------------------
+step "fuzz crate lints (stable)"
+cargo clippy --manifest-path fuzz/Cargo.toml --all-targets -- -D warnings
+step "fuzz every target for 30 s (nightly, cargo-fuzz)"
+bash scripts/fuzz.sh 30
+
 # --- the README demo, against a private mosquitto -------------------------------------------
 step "demo (cargo run --features std --example demo)"
 cargo run --locked --features std --example demo

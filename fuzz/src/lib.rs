@@ -1,0 +1,6 @@
+//! Shared code of the umqtt fuzz targets.
+//!
+//! [`checks`] is also compiled into `tests/fuzz_corpus.rs` (stable `cargo test`), so the fuzz
+//! targets and the corpus replay assert exactly the same invariants.
+
+pub mod checks;
