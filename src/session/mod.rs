@@ -397,19 +397,10 @@ impl<const N: usize, const S: usize> Session<N, S> {
         topics: &'p [Subscription<'p>],
         now: u64,
     ) -> Result<Packet<'p>, ProtocolError> {
-        self.require_connected()?;
-        if topics.is_empty() {
-            return Err(ProtocolError::Encode(crate::EncodeError::EmptyPayload));
-        }
-        let id = self.allocate_id()?;
-        let _ = self.pending.push(Pending {
-            id,
-            awaiting: Await::SubAck { count: topics.len() },
-            sent: true,
-        });
-        self.mark_sent(now);
+        let count = topics.len();
+        let packet_id = self.start_request(count, Await::SubAck { count }, now)?;
         Ok(Packet::Subscribe(crate::packet::Subscribe {
-            packet_id: id,
+            packet_id,
             topics: Entries::new(topics),
         }))
     }
@@ -423,21 +414,34 @@ impl<const N: usize, const S: usize> Session<N, S> {
         topics: &'p [TopicFilter<'p>],
         now: u64,
     ) -> Result<Packet<'p>, ProtocolError> {
+        let packet_id = self.start_request(topics.len(), Await::UnsubAck, now)?;
+        Ok(Packet::Unsubscribe(crate::packet::Unsubscribe {
+            packet_id,
+            topics: Entries::new(topics),
+        }))
+    }
+
+    /// The common part of SUBSCRIBE and UNSUBSCRIBE: checks, allocates an identifier and
+    /// records the acknowledgement expected for a request with `entries` entries.
+    fn start_request(
+        &mut self,
+        entries: usize,
+        awaiting: Await,
+        now: u64,
+    ) -> Result<PacketId, ProtocolError> {
         self.require_connected()?;
-        if topics.is_empty() {
+        if entries == 0 {
             return Err(ProtocolError::Encode(crate::EncodeError::EmptyPayload));
         }
         let id = self.allocate_id()?;
+        // Cannot fail: allocate_id checked that the table has room.
         let _ = self.pending.push(Pending {
             id,
-            awaiting: Await::UnsubAck,
+            awaiting,
             sent: true,
         });
         self.mark_sent(now);
-        Ok(Packet::Unsubscribe(crate::packet::Unsubscribe {
-            packet_id: id,
-            topics: Entries::new(topics),
-        }))
+        Ok(id)
     }
 
     /// Builds a PINGREQ and starts waiting for its PINGRESP.
