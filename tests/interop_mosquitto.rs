@@ -1226,3 +1226,60 @@ fn mosquitto_sub_gets_our_qos2_publish_exactly_once() {
     // (wait_lines, not lines: the reader thread may still be draining the pipe.)
     assert_eq!(sub.wait_lines(2, LINES_TIMEOUT), ["2 exactly once", "2 marker"]);
 }
+
+/// Clock for the silent-broker test: milliseconds since the first call.
+fn test_clock_ms() -> u64 {
+    static START: OnceLock<Instant> = OnceLock::new();
+    START.get_or_init(Instant::now).elapsed().as_millis() as u64
+}
+
+/// A broker that accepts the connection and then never answers again: with a clock, a
+/// client polling with `check_msg` sends its PINGREQ after one keep-alive interval and gives
+/// up with `PingTimeout` one response timeout later; it never hangs past that deadline.
+#[test]
+fn silent_broker_gives_ping_timeout_by_the_keep_alive_deadline() {
+    let fake = FakeBroker::start(vec![
+        Step::Expect(fake::CONNECT),
+        Step::connack(false, 0),
+        Step::Sleep(Duration::from_millis(3_500)),
+    ]);
+    let options = ClientOptions {
+        keep_alive: 1,
+        ..ClientOptions::default()
+    };
+    let mut c = Peer::with(fake.addr(), "silent-broker", options, 256);
+    c.client.set_clock(test_clock_ms);
+    c.client.set_response_timeout(1_000);
+    c.client.connect(true).expect("CONNACK arrives");
+    let started = Instant::now();
+    let err = loop {
+        match c.client.check_msg() {
+            Ok(None) => thread::sleep(Duration::from_millis(20)),
+            Ok(Some(t)) => panic!("the silent broker sent {t}"),
+            Err(e) => break e,
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "still waiting after 5 s"
+        );
+    };
+    let elapsed = started.elapsed();
+    assert!(
+        matches!(err, ClientError::Protocol(ProtocolError::PingTimeout)),
+        "{err:?}"
+    );
+    // One keep-alive interval to the PINGREQ, one response timeout to give up.
+    assert!(
+        elapsed >= Duration::from_millis(1_900),
+        "gave up too early: {elapsed:?}"
+    );
+    assert!(
+        elapsed < Duration::from_millis(3_000),
+        "gave up too late: {elapsed:?}"
+    );
+    assert_eq!(c.client.session().phase(), Phase::Disconnected);
+    drop(c);
+    let sent = fake.finish();
+    let types: Vec<u8> = sent.iter().map(|p| p.packet_type()).collect();
+    assert_eq!(types, [1, 12], "CONNECT, then exactly one PINGREQ");
+}
