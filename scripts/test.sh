@@ -36,10 +36,12 @@ for t in "${TARGETS[@]}"; do
 done
 
 # --- tests -------------------------------------------------------------------------------
+LOG_DIR=target/test-logs
+mkdir -p "$LOG_DIR"
 step "cargo test (no default features)"
-cargo test --locked --no-default-features
+cargo test --locked --no-default-features 2>&1 | tee "$LOG_DIR/no-default.log"
 step "cargo test (all features)"
-cargo test --locked --all-features
+cargo test --locked --all-features 2>&1 | tee "$LOG_DIR/all-features.log"
 
 # --- fuzzing ------------------------------------------------------------------------------
 step "fuzz crate lints (stable)"
@@ -58,3 +60,7 @@ step "flash and RAM against the peer crates (docs/size.md)"
 bash scripts/size.sh
 step "MqttClient over embedded-tls, compile-checked for a bare-metal target"
 cargo build --locked --manifest-path examples/embedded_tls/Cargo.toml --target thumbv7em-none-eabihf
+
+# --- summary (the closing line CI reads) --------------------------------------------------------
+cat "$LOG_DIR"/*.log | awk '/^test result:/ { p += $4; f += $6; i += $8 }
+    END { printf "\nsummary: %d passed, %d failed, %d skipped\n", p, f, i }'
