@@ -8,7 +8,7 @@ use crate::status::Status;
 /// Generates the blocking and the async framing functions from one body, so the two cannot
 /// drift apart. `$($aw)*` is empty for the blocking version and `.await` for the async one.
 macro_rules! framing {
-    ($header:ident, $packet:ident, $Read:path, [$($asyncness:tt)*], [$($aw:tt)*]) => {
+    ($header:ident, $frame:ident, $packet:ident, $Read:path, [$($asyncness:tt)*], [$($aw:tt)*]) => {
         /// Reads the fixed header of the next packet (2 to 5 bytes, never more).
         ///
         /// # Errors
@@ -47,6 +47,16 @@ macro_rules! framing {
             r: &mut R,
             buf: &'b mut [u8],
         ) -> Result<Packet<'b>, ReadPacketError<R::Error>> {
+            let (header, body) = $frame(r, buf)$($aw)*?;
+            Ok(decode_body(&header, body)?)
+        }
+
+        /// Reads one whole packet's fixed header and body (into `buf`) without decoding
+        /// the body; the framing half of the packet reader.
+        pub(crate) $($asyncness)* fn $frame<'b, R: $Read>(
+            r: &mut R,
+            buf: &'b mut [u8],
+        ) -> Result<(FixedHeader, &'b [u8]), ReadPacketError<R::Error>> {
             let header = $header(r)$($aw)*?;
             let rem = header.remaining_len;
             if rem > buf.len() {
@@ -65,7 +75,7 @@ macro_rules! framing {
             }
             let body = buf.get_mut(..rem).unwrap_or(&mut []);
             r.read_exact(body)$($aw)*.map_err(|e| eof(e, true))?;
-            Ok(decode_body(&header, body)?)
+            Ok((header, body))
         }
     };
 }
@@ -77,11 +87,19 @@ fn eof<E>(e: embedded_io::ReadExactError<E>, mid_packet: bool) -> ReadPacketErro
     }
 }
 
-framing!(read_fixed_header, read_packet, embedded_io::Read, [], []);
+framing!(
+    read_fixed_header,
+    read_frame,
+    read_packet,
+    embedded_io::Read,
+    [],
+    []
+);
 
 #[cfg(feature = "async")]
 framing!(
     read_fixed_header_async,
+    read_frame_async,
     read_packet_async,
     embedded_io_async::Read,
     [async],

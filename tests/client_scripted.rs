@@ -821,6 +821,30 @@ fn eof_is_connection_closed() {
     }
 }
 
+/// Packets only a client sends are refused by type, before their body is parsed (even a
+/// malformed body), and end the connection ([MQTT-4.8.0-1]).
+#[test]
+fn client_only_packets_from_the_server_are_unexpected_packet_mqtt_4_8_0_1() {
+    let cases: [(&[u8], PacketType); 5] = [
+        (&[0x10, 0x01, 0xff], PacketType::Connect),
+        (&[0x82, 0x02, 0x00, 0x00], PacketType::Subscribe),
+        (&[0xa2, 0x00], PacketType::Unsubscribe),
+        (&[0xc0, 0x00], PacketType::PingReq),
+        (&[0xe0, 0x00], PacketType::Disconnect),
+    ];
+    for (script, ptype) in cases {
+        let (mut rx, mut tx) = ([0u8; 64], [0u8; 64]);
+        let mut c = connected(&mut rx, &mut tx, script);
+        assert_eq!(
+            c.wait_msg(),
+            Err(ClientError::Protocol(ProtocolError::UnexpectedPacket(ptype))),
+            "{ptype}"
+        );
+        assert_eq!(c.session().phase(), Phase::Disconnected);
+        assert_eq!(written(&mut c), b"", "{ptype}: nothing is answered");
+    }
+}
+
 #[test]
 fn transport_read_error_is_io() {
     let (mut rx, mut tx) = ([0u8; 64], [0u8; 64]);

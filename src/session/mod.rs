@@ -378,13 +378,15 @@ impl<const N: usize, const S: usize> Session<N, S> {
             return None;
         };
         let bytes = self.store.get(at..at + len)?;
-        match crate::packet::decode(bytes) {
-            Ok(Status::Complete((Packet::Publish(mut publish), _))) => {
-                publish.dup = p.sent;
-                Some(Packet::Publish(publish))
-            }
-            _ => None,
-        }
+        // The store holds only PUBLISH packets this session encoded: parse just that kind
+        // (the general decoder would pull every packet parser into a client).
+        let Ok(Status::Complete(header)) = crate::packet::peek_fixed_header(bytes) else {
+            return None;
+        };
+        let body = bytes.get(header.header_len..)?;
+        let mut publish = crate::wire::parse_body(body, |i| Publish::parse(header.flags, i)).ok()?;
+        publish.dup = p.sent;
+        Some(Packet::Publish(publish))
     }
 
     /// Builds a SUBSCRIBE for `topics` and records the SUBACK it expects.
