@@ -58,8 +58,6 @@ mod sealed {
     pub trait EntryCodec<'a>: Sized + Copy {
         /// Parses and validates one entry.
         fn parse(i: &'a [u8]) -> PResult<'a, Self>;
-        /// Checks an entry before encoding.
-        fn validate(&self) -> Result<(), EncodeError>;
         /// Encoded length of the entry.
         fn encoded_len(&self) -> usize;
         /// Writes the entry.
@@ -81,9 +79,6 @@ impl<'a> sealed::EntryCodec<'a> for Subscription<'a> {
             None => fail(DecodeError::InvalidRequestedQos(b)),
         }
     }
-    fn validate(&self) -> Result<(), EncodeError> {
-        Ok(())
-    }
     fn encoded_len(&self) -> usize {
         3 + self.filter.len()
     }
@@ -96,9 +91,6 @@ impl<'a> sealed::EntryCodec<'a> for Subscription<'a> {
 impl<'a> sealed::EntryCodec<'a> for TopicFilter<'a> {
     fn parse(i: &'a [u8]) -> PResult<'a, Self> {
         wire::topic_filter(i)
-    }
-    fn validate(&self) -> Result<(), EncodeError> {
-        Ok(())
     }
     fn encoded_len(&self) -> usize {
         2 + self.len()
@@ -115,9 +107,6 @@ impl<'a> sealed::EntryCodec<'a> for SubAckReturnCode {
             Some(c) => Ok((i, c)),
             None => fail(DecodeError::InvalidSubAckCode(b)),
         }
-    }
-    fn validate(&self) -> Result<(), EncodeError> {
-        Ok(())
     }
     fn encoded_len(&self) -> usize {
         1
@@ -197,10 +186,11 @@ impl<'a, T: Entry<'a>> Entries<'a, T> {
     }
 
     pub(crate) fn validate(&self) -> Result<(), EncodeError> {
+        // Entries are validated types (filters, QoS, return codes); only emptiness is left.
         if self.is_empty() {
             return Err(EncodeError::EmptyPayload);
         }
-        self.iter().try_for_each(|e| e.validate())
+        Ok(())
     }
 
     pub(crate) fn encoded_len(&self) -> usize {

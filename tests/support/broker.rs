@@ -473,23 +473,7 @@ impl Broker {
     /// Creates the files that stay the same across port retries and restarts.
     fn prepare_files(&self) {
         if let Some((user, password)) = &self.config.password {
-            let passwd = self.dir.join("passwd");
-            let out = Command::new(tool("mosquitto_passwd"))
-                .arg("-b")
-                .arg("-c")
-                .arg(&passwd)
-                .arg(user)
-                .arg(password)
-                .stdin(Stdio::null())
-                .output()
-                .unwrap_or_else(|e| panic!("cannot run mosquitto_passwd: {e}"));
-            assert!(
-                out.status.success(),
-                "mosquitto_passwd failed ({}): {}{}",
-                out.status,
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
+            make_password_file(&self.dir.join("passwd"), user, password);
         }
         if self.config.persistence {
             let data = self.dir.join("data");
@@ -949,4 +933,24 @@ impl Drop for Sub {
 
 fn filter_messages(lines: &[String]) -> Vec<String> {
     lines.iter().filter(|l| !is_debug_line(l)).cloned().collect()
+}
+
+/// Writes a mosquitto password file holding `user` with `password`.
+pub fn make_password_file(path: &Path, user: &str, password: &str) {
+    let out = Command::new(tool("mosquitto_passwd"))
+        .arg("-b")
+        .arg("-c")
+        .arg(path)
+        .arg(user)
+        .arg(password)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run mosquitto_passwd: {e}"));
+    assert!(
+        out.status.success(),
+        "mosquitto_passwd failed ({}): {}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

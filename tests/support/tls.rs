@@ -20,7 +20,6 @@ pub mod transport;
 use std::fs;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -181,7 +180,7 @@ impl TlsBroker {
             .extra(format!("keyfile {}", pki.key.display()));
         if let Some((user, password)) = auth {
             let passwd = pki.dir().join("passwd");
-            make_password_file(&passwd, user, password);
+            broker::make_password_file(&passwd, user, password);
             // `.password()` makes the harness write `per_listener_settings true` before the
             // listeners, without which mosquitto 2 applies allow_anonymous and
             // password_file to every listener alike.
@@ -235,24 +234,4 @@ impl TlsBroker {
     pub fn transport(&self, server_name: &str) -> TlsTransport {
         self.transport_with(&self.pki.ca, server_name)
     }
-}
-
-/// Writes a mosquitto password file holding `user` with `password`.
-pub fn make_password_file(path: &Path, user: &str, password: &str) {
-    let out = Command::new(broker::tool("mosquitto_passwd"))
-        .arg("-b")
-        .arg("-c")
-        .arg(path)
-        .arg(user)
-        .arg(password)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run mosquitto_passwd: {e}"));
-    assert!(
-        out.status.success(),
-        "mosquitto_passwd failed ({}): {}{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
