@@ -8,6 +8,7 @@ use core::fmt;
 use core::ops::Deref;
 
 use crate::error::{DecodeError, EncodeError};
+use crate::wire::{NUL, WILDCARD, scan};
 
 /// Longest topic in bytes ([MQTT-4.7.3-3]).
 pub const MAX_TOPIC_LEN: usize = 65_535;
@@ -67,30 +68,30 @@ impl From<TopicError> for EncodeError {
     }
 }
 
-fn check_common(s: &str) -> Result<(), TopicError> {
+/// The rules names and filters share; `found` is what [`scan`](crate::wire::scan) found.
+fn check_common(s: &str, found: u8) -> Result<(), TopicError> {
     if s.is_empty() {
         return Err(TopicError::Empty);
     }
     if s.len() > MAX_TOPIC_LEN {
         return Err(TopicError::TooLong);
     }
+    if found & NUL != 0 {
+        return Err(TopicError::NullCharacter);
+    }
     Ok(())
 }
 
-/// Checks a topic name: non-empty, at most 65,535 bytes, no U+0000, no wildcard.
+/// Checks a topic name: non-empty, at most 65,535 bytes, no U+0000, no wildcard (the first
+/// rule broken, in that order).
 pub fn validate_topic_name(s: &str) -> Result<(), TopicError> {
-    check_common(s)?;
-    // Fast path: one word-at-a-time scan. Only when a special byte is present does the loop
-    // below run, to report the rule that the first offending byte breaks.
-    if !crate::wire::contains_nul_or_wildcard(s.as_bytes()) {
-        return Ok(());
-    }
-    for &b in s.as_bytes() {
-        match b {
-            0 => return Err(TopicError::NullCharacter),
-            b'+' | b'#' => return Err(TopicError::WildcardInName),
-            _ => {}
-        }
+    name_rules(s, scan(s.as_bytes(), WILDCARD))
+}
+
+fn name_rules(s: &str, found: u8) -> Result<(), TopicError> {
+    check_common(s, found)?;
+    if found & WILDCARD != 0 {
+        return Err(TopicError::WildcardInName);
     }
     Ok(())
 }
@@ -98,37 +99,36 @@ pub fn validate_topic_name(s: &str) -> Result<(), TopicError> {
 /// Checks a topic filter: the topic-name rules, except that `+` may fill any whole level and
 /// `#` may fill the last level.
 pub fn validate_topic_filter(s: &str) -> Result<(), TopicError> {
-    check_common(s)?;
-    // Fast path: without wildcards (or U+0000) a filter follows the topic-name rules.
-    if !crate::wire::contains_nul_or_wildcard(s.as_bytes()) {
+    filter_rules(s, scan(s.as_bytes(), WILDCARD))
+}
+
+fn filter_rules(s: &str, found: u8) -> Result<(), TopicError> {
+    check_common(s, found)?;
+    if found & WILDCARD == 0 {
         return Ok(());
     }
-    // One pass over the bytes, judging each level at the `/` that ends it (levels in order,
-    // U+0000 before wildcard placement within a level).
-    let (mut nul, mut wild, mut len, mut first) = (false, false, 0usize, 0u8);
-    let judge = |nul: bool, wild: bool, len: usize, first: u8, last: bool| match (len, first) {
-        _ if nul => Err(TopicError::NullCharacter),
-        (1, b'+') => Ok(()),
-        // [MQTT-4.7.1-2] `#` is a whole level and the last one.
-        (1, b'#') if last => Ok(()),
-        // [MQTT-4.7.1-2] / [MQTT-4.7.1-3] a wildcard sharing a level, or `#` before the end.
-        _ if wild => Err(TopicError::MisplacedWildcard),
-        _ => Ok(()),
-    };
-    for &b in s.as_bytes() {
-        if b == b'/' {
-            judge(nul, wild, len, first, false)?;
-            (nul, wild, len) = (false, false, 0);
-            continue;
+    // Judge each level at the `/` (or the end) that closes it: a wildcard must be the whole
+    // level, and `#` only the last one ([MQTT-4.7.1-2], [MQTT-4.7.1-3]).
+    let (mut wild, mut len, mut first) = (false, 0usize, 0u8);
+    let bytes = s.as_bytes();
+    for (at, &b) in bytes.iter().enumerate() {
+        if b != b'/' {
+            if len == 0 {
+                first = b;
+            }
+            len += 1;
+            wild |= b == b'+' || b == b'#';
         }
-        if len == 0 {
-            first = b;
+        let end = at + 1 == bytes.len();
+        if b == b'/' || end {
+            let whole = len == 1 && (first == b'+' || (first == b'#' && b != b'/'));
+            if wild && !whole {
+                return Err(TopicError::MisplacedWildcard);
+            }
+            (wild, len) = (false, 0);
         }
-        len += 1;
-        nul |= b == 0;
-        wild |= b == b'+' || b == b'#';
     }
-    judge(nul, wild, len, first, true)
+    Ok(())
 }
 
 /// A validated topic name: the destination of a PUBLISH or a will message.
@@ -149,6 +149,11 @@ impl<'a> TopicName<'a> {
     /// [`TopicError`] naming the rule `s` breaks.
     pub fn new(s: &'a str) -> Result<Self, TopicError> {
         validate_topic_name(s).map(|()| Self(s))
+    }
+
+    /// [`new`](Self::new) for a string already scanned by the decoder.
+    pub(crate) fn checked(s: &'a str, found: u8) -> Result<Self, TopicError> {
+        name_rules(s, found).map(|()| Self(s))
     }
 
     /// The topic as a string slice.
@@ -176,6 +181,11 @@ impl<'a> TopicFilter<'a> {
     /// [`TopicError`] naming the rule `s` breaks.
     pub fn new(s: &'a str) -> Result<Self, TopicError> {
         validate_topic_filter(s).map(|()| Self(s))
+    }
+
+    /// [`new`](Self::new) for a string already scanned by the decoder.
+    pub(crate) fn checked(s: &'a str, found: u8) -> Result<Self, TopicError> {
+        filter_rules(s, found).map(|()| Self(s))
     }
 
     /// The filter as a string slice.

@@ -4,14 +4,14 @@
 
 use core::convert::Infallible;
 
+use nom::Parser;
 use nom::error::{ErrorKind, ParseError};
 use nom::multi::length_data;
 use nom::number::complete::{be_u8, be_u16};
-use nom::{Err, IResult, Parser};
 
-use crate::error::{DecodeError, EncodeError};
+use crate::error::DecodeError;
 use crate::status::Status;
-use crate::topic::{TopicError, TopicFilter, TopicName};
+use crate::topic::{TopicFilter, TopicName};
 use crate::types::PacketId;
 
 /// Largest Remaining Length a 4-byte variable-byte integer can hold (2.2.3).
@@ -20,15 +20,15 @@ pub const MAX_REMAINING_LEN: usize = 268_435_455;
 /// Largest string or binary field (1.5.3).
 pub const MAX_FIELD_LEN: usize = 65_535;
 
-/// The `nom` error type of our body parsers: always one of our own variants.
+/// The `nom` error type of the leaf parsers below: running out of input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PErr(pub DecodeError);
+struct PErr;
 
 impl ParseError<&[u8]> for PErr {
     fn from_error_kind(_input: &[u8], _kind: ErrorKind) -> Self {
-        // The body parsers only use `complete` primitives, whose only failure is running
-        // past the end of the body that the Remaining Length delimits.
-        Self(DecodeError::UnexpectedEnd)
+        // Only `complete` primitives are used, whose only failure is running past the end of
+        // the body that the Remaining Length delimits.
+        Self
     }
 
     fn append(_input: &[u8], _kind: ErrorKind, other: Self) -> Self {
@@ -36,164 +36,131 @@ impl ParseError<&[u8]> for PErr {
     }
 }
 
-/// Result of a body parser.
-pub type PResult<'a, T> = IResult<&'a [u8], T, PErr>;
+/// A cursor over one packet body. The packet parsers pull fields from it in order; each
+/// field either comes back validated or the first rule it breaks is returned. Running past
+/// the end of the body is [`DecodeError::UnexpectedEnd`].
+///
+/// The integer and length-prefixed primitives are `nom` parsers; the cursor only threads the
+/// remaining input between them and keeps every result a small `Result<T, DecodeError>`, which
+/// is what keeps the decoder compact on microcontrollers.
+pub struct Reader<'a>(pub &'a [u8]);
 
-/// A fatal parse failure with our own error.
-pub fn fail<T>(e: DecodeError) -> Result<T, Err<PErr>> {
-    Err(Err::Failure(PErr(e)))
-}
+impl<'a> Reader<'a> {
+    /// Runs one `nom` parser and advances past what it consumed.
+    #[inline(always)]
+    fn run<T>(&mut self, parser: impl Parser<&'a [u8], Output = T, Error = PErr>) -> Result<T, DecodeError> {
+        let mut parser = parser;
+        match parser.parse_complete(self.0) {
+            Ok((rest, v)) => {
+                self.0 = rest;
+                Ok(v)
+            }
+            Err(_) => Err(DecodeError::UnexpectedEnd),
+        }
+    }
 
-/// Maps a `nom` failure to the public error.
-pub fn to_decode_error(e: Err<PErr>) -> DecodeError {
-    match e {
-        Err::Error(PErr(e)) | Err::Failure(PErr(e)) => e,
-        Err::Incomplete(_) => DecodeError::UnexpectedEnd,
+    /// One byte.
+    #[inline(never)]
+    pub fn u8(&mut self) -> Result<u8, DecodeError> {
+        self.run(be_u8)
+    }
+
+    /// A big-endian 16-bit integer (1.5.2).
+    #[inline(never)]
+    pub fn u16(&mut self) -> Result<u16, DecodeError> {
+        self.run(be_u16)
+    }
+
+    /// A non-zero packet identifier ([MQTT-2.3.1-1]).
+    pub fn packet_id(&mut self) -> Result<PacketId, DecodeError> {
+        PacketId::new(self.u16()?).ok_or(DecodeError::PacketIdZero)
+    }
+
+    /// Binary data: a 16-bit length then that many bytes (1.5.3, 3.1.3.3).
+    #[inline(never)]
+    pub fn binary(&mut self) -> Result<&'a [u8], DecodeError> {
+        self.run(length_data(be_u16))
+    }
+
+    /// Everything that is left (a PUBLISH payload).
+    pub fn rest(&mut self) -> &'a [u8] {
+        core::mem::take(&mut self.0)
+    }
+
+    /// A UTF-8 string (1.5.3): well-formed UTF-8 without surrogates ([MQTT-1.5.3-1]) and
+    /// without U+0000 ([MQTT-1.5.3-2]). A BOM is kept as an ordinary character
+    /// ([MQTT-1.5.3-3]).
+    pub fn string(&mut self) -> Result<&'a str, DecodeError> {
+        self.text(0).map(|(s, _)| s)
+    }
+
+    /// A topic name (3.3.2.1, 3.1.3.2): a [`string`](Self::string) that is also a valid
+    /// [`TopicName`], with the same error precedence.
+    pub fn topic_name(&mut self) -> Result<TopicName<'a>, DecodeError> {
+        let (s, found) = self.text(WILDCARD)?;
+        TopicName::checked(s, found).map_err(DecodeError::from)
+    }
+
+    /// A topic filter (3.8.3, 3.10.3): a [`string`](Self::string) that is also a valid
+    /// [`TopicFilter`], with the same error precedence.
+    pub fn topic_filter(&mut self) -> Result<TopicFilter<'a>, DecodeError> {
+        let (s, found) = self.text(WILDCARD)?;
+        TopicFilter::checked(s, found).map_err(DecodeError::from)
+    }
+
+    /// A length-prefixed string, checked for U+0000 then UTF-8 (U+0000 takes precedence
+    /// whatever the order of the bytes); also reports which of the `also` bytes it holds.
+    #[inline(never)]
+    fn text(&mut self, also: u8) -> Result<(&'a str, u8), DecodeError> {
+        let bytes = self.binary()?;
+        let found = scan(bytes, also);
+        if found & NUL != 0 {
+            return Err(DecodeError::NullCharacter);
+        }
+        // `core::str::from_utf8` rejects encoded surrogates (ED A0..BF xx) and overlong forms.
+        match core::str::from_utf8(bytes) {
+            Ok(s) => Ok((s, found)),
+            Err(_) => Err(DecodeError::InvalidUtf8),
+        }
     }
 }
 
 /// Runs `parser` over a whole packet body and requires it to consume every byte.
 pub fn parse_body<'a, T>(
     body: &'a [u8],
-    parser: impl FnOnce(&'a [u8]) -> PResult<'a, T>,
+    parser: impl FnOnce(&mut Reader<'a>) -> Result<T, DecodeError>,
 ) -> Result<T, DecodeError> {
-    match parser(body) {
-        Ok(([], v)) => Ok(v),
-        Ok(_) => Err(DecodeError::TrailingBytes),
-        Err(e) => Err(to_decode_error(e)),
+    let mut r = Reader(body);
+    let v = parser(&mut r)?;
+    if r.0.is_empty() {
+        Ok(v)
+    } else {
+        Err(DecodeError::TrailingBytes)
     }
 }
 
-/// One byte.
-#[inline]
-pub fn u8(i: &[u8]) -> PResult<'_, u8> {
-    be_u8(i)
-}
+/// [`scan`] flag: the bytes contain 0x00.
+pub const NUL: u8 = 1;
+/// [`scan`] flag: the bytes contain `+` or `#`.
+pub const WILDCARD: u8 = 2;
 
-/// A big-endian 16-bit integer (1.5.2).
-#[inline]
-pub fn u16(i: &[u8]) -> PResult<'_, u16> {
-    be_u16(i)
-}
-
-/// A non-zero packet identifier ([MQTT-2.3.1-1]).
-#[inline]
-pub fn packet_id(i: &[u8]) -> PResult<'_, PacketId> {
-    let (i, v) = u16(i)?;
-    match PacketId::new(v) {
-        Some(id) => Ok((i, id)),
-        None => fail(DecodeError::PacketIdZero),
+/// Which of the special bytes a string holds: always [`NUL`], and [`WILDCARD`] when `also`
+/// asks for it. One plain pass over the bytes: strings in MQTT (topics, client identifiers,
+/// user names) are short, and a plain loop is the smallest code on a microcontroller while
+/// optimizing compilers vectorize it on hosts.
+#[inline(never)]
+pub fn scan(bytes: &[u8], also: u8) -> u8 {
+    let mut found = 0;
+    for &b in bytes {
+        found |= u8::from(b == 0) | (u8::from(b == b'+' || b == b'#') << 1);
     }
-}
-
-/// Binary data: a 16-bit length then that many bytes (1.5.3, 3.1.3.3).
-#[inline]
-pub fn binary(i: &[u8]) -> PResult<'_, &[u8]> {
-    length_data(be_u16).parse_complete(i)
-}
-
-/// A UTF-8 string (1.5.3): well-formed UTF-8 without surrogates ([MQTT-1.5.3-1]) and without
-/// U+0000 ([MQTT-1.5.3-2]). A BOM is kept as an ordinary character ([MQTT-1.5.3-3]).
-#[inline]
-pub fn string(i: &[u8]) -> PResult<'_, &str> {
-    let (i, bytes) = binary(i)?;
-    if contains_nul(bytes) {
-        return fail(DecodeError::NullCharacter);
-    }
-    // `core::str::from_utf8` rejects encoded surrogates (ED A0..BF xx) and overlong forms.
-    match core::str::from_utf8(bytes) {
-        Ok(s) => Ok((i, s)),
-        Err(_) => fail(DecodeError::InvalidUtf8),
-    }
-}
-
-/// A topic name (3.3.2.1, 3.1.3.2): the same checks, errors and error precedence as
-/// [`string`] followed by [`TopicName::new`].
-#[inline]
-pub fn topic_name(i: &[u8]) -> PResult<'_, TopicName<'_>> {
-    topic_string(i, TopicName::new)
-}
-
-/// A topic filter (3.8.3, 3.10.3): the same checks, errors and error precedence as [`string`]
-/// followed by [`TopicFilter::new`].
-#[inline]
-pub fn topic_filter(i: &[u8]) -> PResult<'_, TopicFilter<'_>> {
-    topic_string(i, TopicFilter::new)
-}
-
-/// A string validated by `new`. The topic constructors already reject U+0000, so on the success
-/// path the bytes are scanned once by `from_utf8` and once by `new`; only when something is
-/// wrong is U+0000 looked for, because it takes precedence over every other error (as in
-/// [`string`], which checks it first).
-#[inline(always)]
-fn topic_string<'a, T>(i: &'a [u8], new: impl FnOnce(&'a str) -> Result<T, TopicError>) -> PResult<'a, T> {
-    let (i, bytes) = binary(i)?;
-    let r = match core::str::from_utf8(bytes) {
-        Ok(s) => new(s).map_err(DecodeError::from),
-        Err(_) => Err(DecodeError::InvalidUtf8),
-    };
-    match r {
-        Ok(t) => Ok((i, t)),
-        Err(_) if contains_nul(bytes) => fail(DecodeError::NullCharacter),
-        Err(e) => fail(e),
-    }
-}
-
-/// `0x01` in every byte of a word.
-const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
-/// `0x80` in every byte of a word.
-const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
-
-/// Non-zero exactly when some byte of `w` is zero. (The classic SWAR test: its only false
-/// positives are in bytes above a real zero byte, so as a yes/no answer it is exact.)
-#[inline(always)]
-const fn has_zero_byte(w: u64) -> u64 {
-    w.wrapping_sub(ONES) & !w & HIGHS
+    found & (NUL | also)
 }
 
 /// Whether `bytes` contains a 0x00 byte ([MQTT-1.5.3-2]).
 #[inline]
 pub fn contains_nul(bytes: &[u8]) -> bool {
-    any_word(bytes, has_zero_byte)
-}
-
-/// Whether `bytes` contains 0x00, `+` or `#`: the bytes a topic name must not contain and a
-/// topic filter may contain only in certain places.
-#[inline]
-pub fn contains_nul_or_wildcard(bytes: &[u8]) -> bool {
-    const PLUS: u64 = u64::from_ne_bytes([b'+'; 8]);
-    const HASH: u64 = u64::from_ne_bytes([b'#'; 8]);
-    any_word(bytes, |w| {
-        has_zero_byte(w) | has_zero_byte(w ^ PLUS) | has_zero_byte(w ^ HASH)
-    })
-}
-
-/// Whether `test` is non-zero for some 8-byte word of `bytes`, where `test` asks a yes/no
-/// question about each byte of a word (as [`has_zero_byte`] does).
-///
-/// This sits under every string the decoder reads and every string the encoder checks, so it
-/// avoids a byte loop: whole words first, then the tail as one more word, read either
-/// overlapping the bytes before it (asking about a byte twice is harmless) or, for inputs
-/// shorter than a word, padded with 0xFF bytes (`test` must answer no for 0xFF).
-#[inline(always)]
-fn any_word(bytes: &[u8], test: impl Fn(u64) -> u64) -> bool {
-    let (words, tail) = bytes.as_chunks::<8>();
-    let mut acc = 0;
-    for w in words {
-        acc |= test(u64::from_ne_bytes(*w));
-    }
-    if !tail.is_empty() {
-        let last = match bytes.last_chunk::<8>() {
-            Some(w) => *w,
-            // Shorter than a word: shift the bytes into a word of 0xFF (no `memcpy` call).
-            None => tail
-                .iter()
-                .fold(u64::MAX, |w, &b| (w << 8) | u64::from(b))
-                .to_ne_bytes(),
-        };
-        acc |= test(u64::from_ne_bytes(last));
-    }
-    acc != 0
+    scan(bytes, 0) != 0
 }
 
 /// Number of bytes the variable-byte encoding of `n` takes (1 to 4).
@@ -287,20 +254,9 @@ pub trait Out {
     }
 }
 
-/// Writes a whole fixed-size packet at the start of `buf`, or reports how many bytes it needs
-/// (leaving `buf` untouched).
-#[inline]
-pub fn put_fixed<const N: usize>(buf: &mut [u8], bytes: [u8; N]) -> Result<usize, EncodeError> {
-    match buf.first_chunk_mut::<N>() {
-        Some(dst) => {
-            *dst = bytes;
-            Ok(N)
-        }
-        None => Err(EncodeError::BufferTooSmall { needed: N }),
-    }
-}
-
-/// Writes into a slice that the caller has already checked is long enough.
+/// Writes into a slice, and counts. A field that does not fit is skipped but still counted,
+/// so a sink over an empty slice measures a packet, and the encoders measure with the same
+/// code they write with. Callers check the length first, so a real write always fits.
 pub struct SliceOut<'a> {
     buf: &'a mut [u8],
     pos: usize,
@@ -312,8 +268,7 @@ impl<'a> SliceOut<'a> {
         Self { buf, pos: 0 }
     }
 
-    /// Bytes written so far.
-    #[cfg(test)]
+    /// Bytes written (or counted) so far, saturating at `usize::MAX`.
     pub fn position(&self) -> usize {
         self.pos
     }
@@ -324,11 +279,10 @@ impl Out for SliceOut<'_> {
 
     #[inline]
     fn put(&mut self, bytes: &[u8]) -> Result<(), Infallible> {
-        let end = self.pos + bytes.len();
+        let end = self.pos.saturating_add(bytes.len());
         if let Some(dst) = self.buf.get_mut(self.pos..end) {
-            copy(dst, bytes);
+            dst.copy_from_slice(bytes);
         }
-        debug_assert!(end <= self.buf.len(), "encoder wrote past its checked length");
         self.pos = end;
         Ok(())
     }
@@ -338,39 +292,8 @@ impl Out for SliceOut<'_> {
         if let Some(dst) = self.buf.get_mut(self.pos) {
             *dst = b;
         }
-        self.pos += 1;
+        self.pos = self.pos.saturating_add(1);
         Ok(())
-    }
-}
-
-/// `dst.copy_from_slice(src)` for slices of equal length. Topics, client identifiers and small
-/// payloads are short, and for them a call to `memcpy` costs more than the copy: up to 32 bytes
-/// are moved with at most two overlapping fixed-size loads and stores instead.
-#[inline(always)]
-fn copy(dst: &mut [u8], src: &[u8]) {
-    #[inline(always)]
-    fn head_tail<const N: usize>(dst: &mut [u8], src: &[u8]) {
-        if let (Some(d), Some(s)) = (dst.first_chunk_mut::<N>(), src.first_chunk::<N>()) {
-            *d = *s;
-        }
-        if let (Some(d), Some(s)) = (dst.last_chunk_mut::<N>(), src.last_chunk::<N>()) {
-            *d = *s;
-        }
-    }
-    match src.len() {
-        0 => {}
-        // First, middle and last byte cover every length from 1 to 3.
-        n @ 1..=3 => {
-            for i in [0, n / 2, n - 1] {
-                if let (Some(d), Some(s)) = (dst.get_mut(i), src.get(i)) {
-                    *d = *s;
-                }
-            }
-        }
-        4..=7 => head_tail::<4>(dst, src),
-        8..=15 => head_tail::<8>(dst, src),
-        16..=32 => head_tail::<16>(dst, src),
-        _ => dst.copy_from_slice(src),
     }
 }
 
@@ -461,17 +384,6 @@ mod tests {
         }
     }
 
-    #[test]
-    fn copy_matches_copy_from_slice_for_every_length() {
-        for len in 0..80 {
-            let src: std::vec::Vec<u8> = (0..len).map(|i| i as u8 ^ 0x5a).collect();
-            let mut dst = std::vec![0xa5u8; len + 2];
-            copy(&mut dst[1..=len], &src);
-            assert_eq!(&dst[1..=len], &src[..], "len {len}");
-            assert_eq!((dst[0], dst[len + 1]), (0xa5, 0xa5), "len {len} wrote outside");
-        }
-    }
-
     fn with_len(bytes: &[u8]) -> std::vec::Vec<u8> {
         let mut v = (bytes.len() as u16).to_be_bytes().to_vec();
         v.extend_from_slice(bytes);
@@ -512,13 +424,16 @@ mod tests {
         ];
         for (bytes, name_err, filter_err) in cases {
             let input = with_len(bytes);
-            assert_eq!(topic_name(&input), fail(name_err), "name {bytes:?}");
+            assert_eq!(Reader(&input).topic_name(), Err(name_err), "name {bytes:?}");
             if let Some(e) = filter_err {
-                assert_eq!(topic_filter(&input), fail(e), "filter {bytes:?}");
+                assert_eq!(Reader(&input).topic_filter(), Err(e), "filter {bytes:?}");
             }
         }
         let input = with_len(b"a/+/#");
-        assert_eq!(topic_filter(&input).map(|(_, f)| f.as_str()), Ok("a/+/#"));
-        assert_eq!(topic_name(&with_len(b"a/b")).map(|(_, t)| t.as_str()), Ok("a/b"));
+        assert_eq!(Reader(&input).topic_filter().map(|f| f.as_str()), Ok("a/+/#"));
+        assert_eq!(
+            Reader(&with_len(b"a/b")).topic_name().map(|t| t.as_str()),
+            Ok("a/b")
+        );
     }
 }

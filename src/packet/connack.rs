@@ -2,7 +2,7 @@
 
 use crate::error::{DecodeError, EncodeError};
 use crate::types::ConnectReturnCode;
-use crate::wire::{self, Out, PResult, fail};
+use crate::wire::{Out, Reader};
 
 /// A CONNACK packet: the server's answer to CONNECT.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,26 +15,23 @@ pub struct ConnAck {
 }
 
 impl ConnAck {
-    pub(crate) fn parse(i: &[u8]) -> PResult<'_, Self> {
-        let (i, flags) = wire::u8(i)?;
+    pub(crate) fn parse(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let flags = r.u8()?;
         if flags & 0xfe != 0 {
-            return fail(DecodeError::ReservedConnAckFlags(flags));
+            return Err(DecodeError::ReservedConnAckFlags(flags));
         }
-        let (i, code) = wire::u8(i)?;
+        let code = r.u8()?;
         let Some(code) = ConnectReturnCode::from_u8(code) else {
-            return fail(DecodeError::InvalidConnectReturnCode(code));
+            return Err(DecodeError::InvalidConnectReturnCode(code));
         };
         let session_present = flags & 0x01 != 0;
         if session_present && code != ConnectReturnCode::Accepted {
-            return fail(DecodeError::SessionPresentOnRefusal);
+            return Err(DecodeError::SessionPresentOnRefusal);
         }
-        Ok((
-            i,
-            Self {
-                session_present,
-                code,
-            },
-        ))
+        Ok(Self {
+            session_present,
+            code,
+        })
     }
 
     pub(crate) fn validate(&self) -> Result<(), EncodeError> {

@@ -3,7 +3,7 @@
 use crate::error::{DecodeError, EncodeError};
 use crate::topic::TopicName;
 use crate::types::QoS;
-use crate::wire::{self, MAX_FIELD_LEN, Out, PResult, fail};
+use crate::wire::{self, MAX_FIELD_LEN, Out, Reader};
 
 const PROTOCOL_NAME: &[u8; 4] = b"MQTT";
 const PROTOCOL_LEVEL: u8 = 4;
@@ -43,73 +43,55 @@ pub struct Connect<'a> {
 }
 
 impl<'a> Connect<'a> {
-    pub(crate) fn parse(i: &'a [u8]) -> PResult<'a, Self> {
-        let (i, name) = wire::binary(i)?;
-        if name != PROTOCOL_NAME {
-            return fail(DecodeError::InvalidProtocolName);
+    pub(crate) fn parse(r: &mut Reader<'a>) -> Result<Self, DecodeError> {
+        if r.binary()? != PROTOCOL_NAME {
+            return Err(DecodeError::InvalidProtocolName);
         }
-        let (i, level) = wire::u8(i)?;
+        let level = r.u8()?;
         if level != PROTOCOL_LEVEL {
-            return fail(DecodeError::UnsupportedProtocolLevel(level));
+            return Err(DecodeError::UnsupportedProtocolLevel(level));
         }
-        let (i, flags) = wire::u8(i)?;
+        let flags = r.u8()?;
         if flags & 0x01 != 0 {
-            return fail(DecodeError::ReservedConnectFlag);
+            return Err(DecodeError::ReservedConnectFlag);
         }
-        let clean_session = flags & 0x02 != 0;
         let has_will = flags & 0x04 != 0;
         let will_qos = (flags >> 3) & 0x03;
         let will_retain = flags & 0x20 != 0;
         let has_password = flags & 0x40 != 0;
         let has_username = flags & 0x80 != 0;
         if !has_will && (will_qos != 0 || will_retain) {
-            return fail(DecodeError::WillFlagsWithoutWill);
+            return Err(DecodeError::WillFlagsWithoutWill);
         }
         let Some(will_qos) = QoS::from_u8(will_qos) else {
-            return fail(DecodeError::InvalidWillQos);
+            return Err(DecodeError::InvalidWillQos);
         };
         if has_password && !has_username {
-            return fail(DecodeError::PasswordWithoutUserName);
+            return Err(DecodeError::PasswordWithoutUserName);
         }
-        let (mut i, keep_alive) = wire::u16(i)?;
+        let keep_alive = r.u16()?;
         // [MQTT-3.1.3-1] payload order: client id, will topic, will message, user name, password.
-        let client_id;
-        (i, client_id) = wire::string(i)?;
-        let mut will = None;
-        if has_will {
-            let (rest, topic) = wire::topic_name(i)?;
-            let (rest, message) = wire::binary(rest)?;
-            i = rest;
-            will = Some(LastWill {
-                topic,
-                message,
+        let client_id = r.string()?;
+        let will = if has_will {
+            Some(LastWill {
+                topic: r.topic_name()?,
+                message: r.binary()?,
                 qos: will_qos,
                 retain: will_retain,
-            });
-        }
-        let mut username = None;
-        if has_username {
-            let (rest, u) = wire::string(i)?;
-            i = rest;
-            username = Some(u);
-        }
-        let mut password = None;
-        if has_password {
-            let (rest, p) = wire::binary(i)?;
-            i = rest;
-            password = Some(p);
-        }
-        Ok((
-            i,
-            Self {
-                clean_session,
-                keep_alive,
-                client_id,
-                will,
-                username,
-                password,
-            },
-        ))
+            })
+        } else {
+            None
+        };
+        let username = if has_username { Some(r.string()?) } else { None };
+        let password = if has_password { Some(r.binary()?) } else { None };
+        Ok(Self {
+            clean_session: flags & 0x02 != 0,
+            keep_alive,
+            client_id,
+            will,
+            username,
+            password,
+        })
     }
 
     pub(crate) fn validate(&self) -> Result<(), EncodeError> {
@@ -131,23 +113,6 @@ impl<'a> Connect<'a> {
             check_len(p.len())?;
         }
         Ok(())
-    }
-
-    pub(crate) fn remaining_len(&self) -> usize {
-        // protocol name (2 + 4) + level + flags + keep alive + client id
-        let mut n = 10 + 2 + self.client_id.len();
-        if let Some(w) = &self.will {
-            n = n
-                .saturating_add(4 + w.topic.len())
-                .saturating_add(w.message.len());
-        }
-        if let Some(u) = self.username {
-            n = n.saturating_add(2 + u.len());
-        }
-        if let Some(p) = self.password {
-            n = n.saturating_add(2 + p.len());
-        }
-        n
     }
 
     fn flags(&self) -> u8 {

@@ -1,9 +1,9 @@
 //! PUBLISH (3.3).
 
-use crate::error::EncodeError;
+use crate::error::{DecodeError, EncodeError};
 use crate::topic::TopicName;
 use crate::types::{Delivery, QoS};
-use crate::wire::{self, Out, PResult};
+use crate::wire::{Out, Reader};
 
 /// A PUBLISH packet: an application message, in either direction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,29 +44,20 @@ impl<'a> Publish<'a> {
     }
 
     /// Parses the body; `flags` were checked by the fixed-header parser (QoS 3, DUP at QoS 0).
-    pub(crate) fn parse(flags: u8, i: &'a [u8]) -> PResult<'a, Self> {
-        let (i, topic) = wire::topic_name(i)?;
-        let (i, delivery) = match (flags >> 1) & 0x03 {
-            0 => (i, Delivery::AtMostOnce),
-            1 => {
-                let (i, id) = wire::packet_id(i)?;
-                (i, Delivery::AtLeastOnce(id))
-            }
-            _ => {
-                let (i, id) = wire::packet_id(i)?;
-                (i, Delivery::ExactlyOnce(id))
-            }
+    pub(crate) fn parse(flags: u8, r: &mut Reader<'a>) -> Result<Self, DecodeError> {
+        let topic = r.topic_name()?;
+        let delivery = match (flags >> 1) & 0x03 {
+            0 => Delivery::AtMostOnce,
+            1 => Delivery::AtLeastOnce(r.packet_id()?),
+            _ => Delivery::ExactlyOnce(r.packet_id()?),
         };
-        Ok((
-            &[],
-            Self {
-                dup: flags & 0x08 != 0,
-                delivery,
-                retain: flags & 0x01 != 0,
-                topic,
-                payload: i,
-            },
-        ))
+        Ok(Self {
+            dup: flags & 0x08 != 0,
+            delivery,
+            retain: flags & 0x01 != 0,
+            topic,
+            payload: r.rest(),
+        })
     }
 
     pub(crate) fn validate(&self) -> Result<(), EncodeError> {
@@ -76,26 +67,12 @@ impl<'a> Publish<'a> {
         Ok(())
     }
 
-    pub(crate) fn remaining_len(&self) -> usize {
-        let id = if self.delivery == Delivery::AtMostOnce {
-            0
-        } else {
-            2
-        };
-        (2 + id + self.topic.len()).saturating_add(self.payload.len())
-    }
-
     pub(crate) fn write<O: Out>(&self, o: &mut O) -> Result<(), O::Error> {
-        self.write_head(o)?;
-        o.put(self.payload)
-    }
-
-    /// Writes the variable header: topic and, for QoS 1/2, the packet identifier.
-    pub(crate) fn write_head<O: Out>(&self, o: &mut O) -> Result<(), O::Error> {
         o.put_field(self.topic.as_bytes())?;
         if let Some(id) = self.delivery.packet_id() {
             o.put_u16(id.get())?;
         }
-        Ok(())
+        // Last and in one piece: `Packet::encode_head` relies on both.
+        o.put(self.payload)
     }
 }

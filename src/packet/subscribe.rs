@@ -7,7 +7,7 @@ use core::marker::PhantomData;
 use crate::error::{DecodeError, EncodeError};
 use crate::topic::TopicFilter;
 use crate::types::{PacketId, QoS};
-use crate::wire::{self, Out, PResult, fail};
+use crate::wire::{Out, Reader};
 
 /// One SUBSCRIBE entry: a topic filter and the maximum QoS wanted for it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,9 +57,7 @@ mod sealed {
     /// module implement it.
     pub trait EntryCodec<'a>: Sized + Copy {
         /// Parses and validates one entry.
-        fn parse(i: &'a [u8]) -> PResult<'a, Self>;
-        /// Encoded length of the entry.
-        fn encoded_len(&self) -> usize;
+        fn parse(r: &mut Reader<'a>) -> Result<Self, DecodeError>;
         /// Writes the entry.
         fn write<O: Out>(&self, o: &mut O) -> Result<(), O::Error>;
     }
@@ -70,17 +68,14 @@ pub trait Entry<'a>: sealed::EntryCodec<'a> {}
 impl<'a, T: sealed::EntryCodec<'a>> Entry<'a> for T {}
 
 impl<'a> sealed::EntryCodec<'a> for Subscription<'a> {
-    fn parse(i: &'a [u8]) -> PResult<'a, Self> {
-        let (i, filter) = wire::topic_filter(i)?;
-        let (i, b) = wire::u8(i)?;
+    fn parse(r: &mut Reader<'a>) -> Result<Self, DecodeError> {
+        let filter = r.topic_filter()?;
+        let b = r.u8()?;
         // [MQTT-3.8.3-4] upper six bits zero and QoS 0..=2.
         match QoS::from_u8(b) {
-            Some(qos) => Ok((i, Self { filter, qos })),
-            None => fail(DecodeError::InvalidRequestedQos(b)),
+            Some(qos) => Ok(Self { filter, qos }),
+            None => Err(DecodeError::InvalidRequestedQos(b)),
         }
-    }
-    fn encoded_len(&self) -> usize {
-        3 + self.filter.len()
     }
     fn write<O: Out>(&self, o: &mut O) -> Result<(), O::Error> {
         o.put_field(self.filter.as_bytes())?;
@@ -89,11 +84,8 @@ impl<'a> sealed::EntryCodec<'a> for Subscription<'a> {
 }
 
 impl<'a> sealed::EntryCodec<'a> for TopicFilter<'a> {
-    fn parse(i: &'a [u8]) -> PResult<'a, Self> {
-        wire::topic_filter(i)
-    }
-    fn encoded_len(&self) -> usize {
-        2 + self.len()
+    fn parse(r: &mut Reader<'a>) -> Result<Self, DecodeError> {
+        r.topic_filter()
     }
     fn write<O: Out>(&self, o: &mut O) -> Result<(), O::Error> {
         o.put_field(self.as_bytes())
@@ -101,15 +93,9 @@ impl<'a> sealed::EntryCodec<'a> for TopicFilter<'a> {
 }
 
 impl<'a> sealed::EntryCodec<'a> for SubAckReturnCode {
-    fn parse(i: &'a [u8]) -> PResult<'a, Self> {
-        let (i, b) = wire::u8(i)?;
-        match Self::from_u8(b) {
-            Some(c) => Ok((i, c)),
-            None => fail(DecodeError::InvalidSubAckCode(b)),
-        }
-    }
-    fn encoded_len(&self) -> usize {
-        1
+    fn parse(r: &mut Reader<'a>) -> Result<Self, DecodeError> {
+        let b = r.u8()?;
+        Self::from_u8(b).ok_or(DecodeError::InvalidSubAckCode(b))
     }
     fn write<O: Out>(&self, o: &mut O) -> Result<(), O::Error> {
         o.put_u8(self.as_u8())
@@ -167,22 +153,19 @@ impl<'a, T: Entry<'a>> Entries<'a, T> {
     }
 
     /// Parses a whole payload as a non-empty list, validating every entry.
-    pub(crate) fn parse(i: &'a [u8], empty: DecodeError) -> PResult<'a, Self> {
-        let mut rest = i;
+    pub(crate) fn parse(r: &mut Reader<'a>, empty: DecodeError) -> Result<Self, DecodeError> {
+        let bytes = r.0;
         let mut count = 0;
-        while !rest.is_empty() {
-            (rest, _) = T::parse(rest)?;
+        while !r.0.is_empty() {
+            T::parse(r)?;
             count += 1;
         }
         if count == 0 {
-            return fail(empty);
+            return Err(empty);
         }
-        Ok((
-            rest,
-            Self {
-                repr: Repr::Wire { bytes: i, count },
-            },
-        ))
+        Ok(Self {
+            repr: Repr::Wire { bytes, count },
+        })
     }
 
     pub(crate) fn validate(&self) -> Result<(), EncodeError> {
@@ -191,13 +174,6 @@ impl<'a, T: Entry<'a>> Entries<'a, T> {
             return Err(EncodeError::EmptyPayload);
         }
         Ok(())
-    }
-
-    pub(crate) fn encoded_len(&self) -> usize {
-        match self.repr {
-            Repr::Wire { bytes, .. } => bytes.len(),
-            Repr::Slice(s) => s.iter().fold(0usize, |n, e| n.saturating_add(e.encoded_len())),
-        }
     }
 
     pub(crate) fn write<O: Out>(&self, o: &mut O) -> Result<(), O::Error> {
@@ -276,8 +252,9 @@ impl<'a, T: Entry<'a>> Iterator for EntriesIter<'a, T> {
             Repr::Wire { bytes, count } => {
                 // The bytes were validated when decoded, so parsing cannot fail here; if it
                 // somehow did, the iteration simply ends.
-                let (rest, e) = T::parse(bytes).ok()?;
-                *bytes = rest;
+                let mut r = Reader(bytes);
+                let e = T::parse(&mut r).ok()?;
+                *bytes = r.0;
                 *count = count.saturating_sub(1);
                 Some(e)
             }
@@ -328,16 +305,13 @@ pub struct Unsubscribe<'a> {
 macro_rules! list_packet {
     ($t:ident, $field:ident, $ptype:ident) => {
         impl<'a> $t<'a> {
-            pub(crate) fn parse(i: &'a [u8]) -> PResult<'a, Self> {
-                let (i, packet_id) = wire::packet_id(i)?;
-                let (i, $field) = Entries::parse(i, DecodeError::EmptyPayload(crate::PacketType::$ptype))?;
-                Ok((i, Self { packet_id, $field }))
+            pub(crate) fn parse(r: &mut Reader<'a>) -> Result<Self, DecodeError> {
+                let packet_id = r.packet_id()?;
+                let $field = Entries::parse(r, DecodeError::EmptyPayload(crate::PacketType::$ptype))?;
+                Ok(Self { packet_id, $field })
             }
             pub(crate) fn validate(&self) -> Result<(), EncodeError> {
                 self.$field.validate()
-            }
-            pub(crate) fn remaining_len(&self) -> usize {
-                2usize.saturating_add(self.$field.encoded_len())
             }
             pub(crate) fn write<O: Out>(&self, o: &mut O) -> Result<(), O::Error> {
                 o.put_u16(self.packet_id.get())?;
