@@ -73,6 +73,9 @@ pub enum DecodeError {
     InvalidRequestedQos(u8),
     /// A SUBACK return code is not 0x00, 0x01, 0x02 or 0x80 ([MQTT-3.9.3-2]).
     InvalidSubAckCode(u8),
+    /// A packet of a type the sender's side never sends, such as CONNECT arriving at a client.
+    /// Only [`decode_from_server`](crate::decode_from_server) reports it.
+    UnexpectedPacketType(PacketType),
 }
 
 impl fmt::Display for DecodeError {
@@ -105,6 +108,7 @@ impl fmt::Display for DecodeError {
             Self::EmptyPayload(t) => write!(f, "{t} without entries"),
             Self::InvalidRequestedQos(b) => write!(f, "invalid requested QoS byte {b:#04x}"),
             Self::InvalidSubAckCode(c) => write!(f, "invalid SUBACK return code {c:#04x}"),
+            Self::UnexpectedPacketType(t) => write!(f, "{t} from the wrong side"),
         }
     }
 }

@@ -7,7 +7,7 @@ use core::convert::Infallible;
 use nom::Parser;
 use nom::error::{ErrorKind, ParseError};
 use nom::multi::length_data;
-use nom::number::complete::{be_u8, be_u16};
+use nom::number::complete::be_u16;
 
 use crate::error::DecodeError;
 use crate::status::Status;
@@ -62,7 +62,9 @@ impl<'a> Reader<'a> {
     /// One byte.
     #[inline(never)]
     pub fn u8(&mut self) -> Result<u8, DecodeError> {
-        self.run(be_u8)
+        let (&b, rest) = self.0.split_first().ok_or(DecodeError::UnexpectedEnd)?;
+        self.0 = rest;
+        Ok(b)
     }
 
     /// A big-endian 16-bit integer (1.5.2).

@@ -14,8 +14,8 @@ mod table;
 use umqtt::{
     ConnAck, Connect, ConnectReturnCode, DecodeError, Delivery, EncodeError, EncodeToError, Entries,
     LastWill, Packet, PacketId, PacketType, Publish, QoS, ReadPacketError, Status, SubAck, SubAckReturnCode,
-    Subscribe, Subscription, TopicError, TopicFilter, TopicName, Unsubscribe, decode, peek_fixed_header,
-    read_packet, topic_matches,
+    Subscribe, Subscription, TopicError, TopicFilter, TopicName, Unsubscribe, decode, decode_from_server,
+    peek_fixed_header, read_packet, topic_matches,
 };
 
 use table::{filter, hex, pid, topic};
@@ -101,6 +101,20 @@ fn unsubscribe(filters: &[&[u8]]) -> Vec<u8> {
 #[track_caller]
 fn assert_malformed(bytes: &[u8], want: DecodeError) {
     assert_eq!(decode(bytes), Err(want), "decode [{}]", hex(bytes));
+    // The client-side decoder reports the same error, except that it does not parse the body
+    // of a packet only a client sends.
+    let from_server = match peek_fixed_header(bytes) {
+        Ok(Status::Complete(h)) if is_client_only(h.packet_type) => {
+            DecodeError::UnexpectedPacketType(h.packet_type)
+        }
+        _ => want,
+    };
+    assert_eq!(
+        decode_from_server(bytes),
+        Err(from_server),
+        "decode_from_server [{}]",
+        hex(bytes)
+    );
     let mut reader: &[u8] = bytes;
     let mut body = vec![0u8; bytes.len()];
     assert_eq!(
@@ -114,10 +128,35 @@ fn assert_malformed(bytes: &[u8], want: DecodeError) {
 /// `bytes` must decode to one complete packet that uses every byte; returns it.
 #[track_caller]
 fn assert_valid(bytes: &[u8]) -> Packet<'_> {
-    match decode(bytes) {
+    let packet = match decode(bytes) {
         Ok(Status::Complete((p, used))) if used == bytes.len() => p,
         other => panic!("[{}] should be one valid packet, got {other:?}", hex(bytes)),
-    }
+    };
+    let t = packet.packet_type();
+    let from_server = if is_client_only(t) {
+        Err(DecodeError::UnexpectedPacketType(t))
+    } else {
+        Ok(Status::Complete((packet, bytes.len())))
+    };
+    assert_eq!(
+        decode_from_server(bytes),
+        from_server,
+        "decode_from_server [{}]",
+        hex(bytes)
+    );
+    packet
+}
+
+/// The packet types only a client sends (2.2.1 table 2.1, "Direction of flow").
+fn is_client_only(t: PacketType) -> bool {
+    matches!(
+        t,
+        PacketType::Connect
+            | PacketType::Subscribe
+            | PacketType::Unsubscribe
+            | PacketType::PingReq
+            | PacketType::Disconnect
+    )
 }
 
 /// The encoder must refuse `packet` with exactly `want` and write nothing, through `encode`
@@ -1546,4 +1585,50 @@ fn topic_filter_new_rejects_what_the_spec_forbids() {
     let ok = TopicFilter::new("home/+/temp/#").expect("valid");
     assert!(ok.matches(topic("home/kitchen/temp/c")));
     assert!(!ok.matches(topic("home/kitchen/light")));
+}
+
+#[test]
+fn sec_2_2_1_decode_from_server_refuses_what_only_a_client_sends() {
+    // Table 2.1's direction of flow: a server never sends these five.
+    let client_only: [(&[u8], PacketType); 5] = [
+        (
+            &[0x10, 0x0c, 0, 4, b'M', b'Q', b'T', b'T', 4, 2, 0, 60, 0, 0],
+            PacketType::Connect,
+        ),
+        (&[0x82, 0x06, 0, 1, 0, 1, b'a', 0], PacketType::Subscribe),
+        (&[0xa2, 0x05, 0, 1, 0, 1, b'a'], PacketType::Unsubscribe),
+        (&[0xc0, 0x00], PacketType::PingReq),
+        (&[0xe0, 0x00], PacketType::Disconnect),
+    ];
+    for (bytes, t) in client_only {
+        assert!(matches!(decode(bytes), Ok(Status::Complete((p, _))) if p.packet_type() == t));
+        assert_eq!(
+            decode_from_server(bytes),
+            Err(DecodeError::UnexpectedPacketType(t)),
+            "{t}"
+        );
+        // Still only once the whole packet is in: a prefix is partial, as for `decode`.
+        assert_eq!(
+            decode_from_server(&bytes[..bytes.len() - 1]),
+            decode(&bytes[..bytes.len() - 1])
+        );
+    }
+    // Everything a server sends decodes exactly as with `decode`.
+    let from_server: [&[u8]; 9] = [
+        &[0x20, 0x02, 0x01, 0x00],
+        &[0x30, 0x04, 0, 1, b't', b'x'],
+        &[0x40, 0x02, 0, 7],
+        &[0x50, 0x02, 0, 7],
+        &[0x62, 0x02, 0, 7],
+        &[0x70, 0x02, 0, 7],
+        &[0x90, 0x04, 0, 7, 0x01, 0x80],
+        &[0xb0, 0x02, 0, 7],
+        &[0xd0, 0x00],
+    ];
+    for bytes in from_server {
+        let Ok(Status::Complete((p, n))) = decode_from_server(bytes) else {
+            panic!("[{}] should decode", hex(bytes));
+        };
+        assert_eq!((p, n), (assert_valid(bytes), bytes.len()));
+    }
 }

