@@ -60,7 +60,8 @@ impl<'a> Reader<'a> {
     }
 
     /// One byte.
-    #[inline(never)]
+    #[cfg_attr(not(feature = "perf"), inline(never))]
+    #[cfg_attr(feature = "perf", inline(always))]
     pub fn u8(&mut self) -> Result<u8, DecodeError> {
         let (&b, rest) = self.0.split_first().ok_or(DecodeError::UnexpectedEnd)?;
         self.0 = rest;
@@ -68,7 +69,8 @@ impl<'a> Reader<'a> {
     }
 
     /// A big-endian 16-bit integer (1.5.2).
-    #[inline(never)]
+    #[cfg_attr(not(feature = "perf"), inline(never))]
+    #[cfg_attr(feature = "perf", inline(always))]
     pub fn u16(&mut self) -> Result<u16, DecodeError> {
         self.run(be_u16)
     }
@@ -79,7 +81,8 @@ impl<'a> Reader<'a> {
     }
 
     /// Binary data: a 16-bit length then that many bytes (1.5.3, 3.1.3.3).
-    #[inline(never)]
+    #[cfg_attr(not(feature = "perf"), inline(never))]
+    #[cfg_attr(feature = "perf", inline(always))]
     pub fn binary(&mut self) -> Result<&'a [u8], DecodeError> {
         self.run(length_data(be_u16))
     }
@@ -112,7 +115,8 @@ impl<'a> Reader<'a> {
 
     /// A length-prefixed string, checked for U+0000 then UTF-8 (U+0000 takes precedence
     /// whatever the order of the bytes); also reports which of the `also` bytes it holds.
-    #[inline(never)]
+    #[cfg_attr(not(feature = "perf"), inline(never))]
+    #[cfg_attr(feature = "perf", inline(always))]
     fn text(&mut self, also: u8) -> Result<(&'a str, u8), DecodeError> {
         let bytes = self.binary()?;
         let found = scan(bytes, also);
@@ -147,9 +151,9 @@ pub const NUL: u8 = 1;
 pub const WILDCARD: u8 = 2;
 
 /// Which of the special bytes a string holds: always [`NUL`], and [`WILDCARD`] when `also`
-/// asks for it. One plain pass over the bytes: strings in MQTT (topics, client identifiers,
-/// user names) are short, and a plain loop is the smallest code on a microcontroller while
-/// optimizing compilers vectorize it on hosts.
+/// asks for it. One plain loop, shared by every string field and both topic types: the
+/// smallest code on a microcontroller (the `perf` feature scans a machine word at a time).
+#[cfg(not(feature = "perf"))]
 #[inline(never)]
 pub fn scan(bytes: &[u8], also: u8) -> u8 {
     let mut found = 0;
@@ -157,6 +161,42 @@ pub fn scan(bytes: &[u8], also: u8) -> u8 {
         found |= u8::from(b == 0) | (u8::from(b == b'+' || b == b'#') << 1);
     }
     found & (NUL | also)
+}
+
+/// Which of the special bytes a string holds: always [`NUL`], and [`WILDCARD`] when `also`
+/// asks for it.
+///
+/// A machine word at a time, then the tail as one more word, read either overlapping the
+/// bytes before it (testing a byte twice is harmless) or, for a string shorter than a word,
+/// shifted into a word of 0xFF bytes (never special).
+#[cfg(feature = "perf")]
+#[inline(always)]
+pub fn scan(bytes: &[u8], also: u8) -> u8 {
+    /// Bytes per machine word.
+    const WORD: usize = core::mem::size_of::<usize>();
+    const ONES: usize = usize::from_ne_bytes([0x01; WORD]);
+    const HIGHS: usize = usize::from_ne_bytes([0x80; WORD]);
+    const PLUS: usize = usize::from_ne_bytes([b'+'; WORD]);
+    const HASH: usize = usize::from_ne_bytes([b'#'; WORD]);
+    // Non-zero exactly when some byte of `w` is zero. (The classic test: its only false
+    // positives are in bytes above a real zero byte, so as a yes/no answer it is exact.)
+    let has_zero_byte = |w: usize| w.wrapping_sub(ONES) & !w & HIGHS;
+    let (mut nul, mut wild) = (0, 0);
+    let mut test = |w: usize| {
+        nul |= has_zero_byte(w);
+        wild |= has_zero_byte(w ^ PLUS) | has_zero_byte(w ^ HASH);
+    };
+    let (words, tail) = bytes.as_chunks::<WORD>();
+    for w in words {
+        test(usize::from_ne_bytes(*w));
+    }
+    if !tail.is_empty() {
+        test(match bytes.last_chunk::<WORD>() {
+            Some(w) => usize::from_ne_bytes(*w),
+            None => tail.iter().fold(usize::MAX, |w, &b| (w << 8) | usize::from(b)),
+        });
+    }
+    (u8::from(nul != 0) | (u8::from(wild != 0) << 1)) & (NUL | also)
 }
 
 /// Whether `bytes` contains a 0x00 byte ([MQTT-1.5.3-2]).
@@ -271,6 +311,7 @@ impl<'a> SliceOut<'a> {
     }
 
     /// Bytes written (or counted) so far, saturating at `usize::MAX`.
+    #[cfg(any(test, not(feature = "perf")))]
     pub fn position(&self) -> usize {
         self.pos
     }
@@ -366,24 +407,40 @@ mod tests {
         assert_eq!(decode_remaining_len(&[0x80, 0x00]), Ok(Status::Complete((0, 2))));
     }
 
+    /// What [`scan`] must answer, byte by byte.
+    fn scan_reference(bytes: &[u8], also: u8) -> u8 {
+        let nul = bytes.contains(&0);
+        let wild = bytes.iter().any(|&b| b == b'+' || b == b'#');
+        (u8::from(nul) | (u8::from(wild) << 1)) & (NUL | also)
+    }
+
     #[test]
-    fn contains_nul_finds_a_zero_at_every_position_and_length() {
+    fn scan_finds_every_special_byte_at_every_position_and_length() {
+        // Lengths around the word size and its multiples; the special byte at every position,
+        // among neighbours that could hide or fake it (0x01, 0x80, 0xff, '*', ',', '"', '$').
         for len in 0..40 {
-            let clean = std::vec![0xffu8; len];
-            assert!(!contains_nul(&clean), "len {len}");
-            assert!(!contains_nul(&std::vec![b'a'; len]), "len {len}");
-            for at in 0..len {
-                let mut v = clean.clone();
-                v[at] = 0;
-                assert!(contains_nul(&v), "len {len}, zero at {at}");
-                // 0x01 and 0x80 bytes next to it must not hide or fake a zero.
-                let mut w = std::vec![0x80u8; len];
-                w[at] = 0x01;
-                assert!(!contains_nul(&w), "len {len}, 0x01 at {at}");
-                w[at] = 0;
-                assert!(contains_nul(&w), "len {len}, zero at {at} among 0x80");
+            for fill in [0x01u8, 0x80, 0xff, b'a', b'*', b',', b'"', b'$'] {
+                let clean = std::vec![fill; len];
+                for also in [0, WILDCARD] {
+                    assert_eq!(scan(&clean, also), 0, "len {len}, fill {fill:#x}");
+                }
+                for at in 0..len {
+                    for special in [0u8, b'+', b'#'] {
+                        let mut v = clean.clone();
+                        v[at] = special;
+                        for also in [0, WILDCARD] {
+                            assert_eq!(
+                                scan(&v, also),
+                                scan_reference(&v, also),
+                                "len {len}, {special:#x} at {at} among {fill:#x}, also {also}"
+                            );
+                        }
+                    }
+                }
             }
         }
+        assert_eq!(scan(b"a+\0#", WILDCARD), NUL | WILDCARD);
+        assert!(contains_nul(b"abc\0") && !contains_nul(b"abc+#"));
     }
 
     fn with_len(bytes: &[u8]) -> std::vec::Vec<u8> {

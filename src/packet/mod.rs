@@ -39,6 +39,8 @@
 
 mod connack;
 mod connect;
+#[cfg(feature = "perf")]
+mod perf;
 mod publish;
 mod subscribe;
 
@@ -179,8 +181,7 @@ pub fn decode(buf: &[u8]) -> Result<Status<(Packet<'_>, usize)>, DecodeError> {
 /// # Errors
 /// A [`DecodeError`] naming the first rule the body breaks.
 pub fn decode_body<'a>(header: &FixedHeader, body: &'a [u8]) -> Result<Packet<'a>, DecodeError> {
-    // Every type is parsed, so this never yields `None`.
-    decode_body_for::<false>(header, body).map(|p| p.unwrap_or(Packet::PingReq))
+    decode_body_for::<false>(header, body)
 }
 
 /// [`decode`] for a client: decodes only the packets a server sends (CONNACK, PUBLISH,
@@ -208,10 +209,10 @@ fn decode_as<const FROM_SERVER: bool>(buf: &[u8]) -> Result<Status<(Packet<'_>, 
     let Some(body) = buf.get(header.header_len..total) else {
         return Ok(Status::need(total - buf.len()));
     };
-    match decode_body_for::<FROM_SERVER>(&header, body)? {
-        Some(p) => Ok(Status::Complete((p, total))),
-        None => Err(DecodeError::UnexpectedPacketType(header.packet_type)),
-    }
+    Ok(Status::Complete((
+        decode_body_for::<FROM_SERVER>(&header, body)?,
+        total,
+    )))
 }
 
 /// [`decode_body`] for a client: parses only the packets a server sends, and gives `None`
@@ -222,14 +223,17 @@ pub(crate) fn decode_body_from_server<'a>(
     header: &FixedHeader,
     body: &'a [u8],
 ) -> Result<Option<Packet<'a>>, DecodeError> {
-    decode_body_for::<true>(header, body)
+    match decode_body_for::<true>(header, body) {
+        Err(DecodeError::UnexpectedPacketType(_)) => Ok(None),
+        r => r.map(Some),
+    }
 }
 
 #[inline(always)]
 fn decode_body_for<'a, const FROM_SERVER: bool>(
     header: &FixedHeader,
     body: &'a [u8],
-) -> Result<Option<Packet<'a>>, DecodeError> {
+) -> Result<Packet<'a>, DecodeError> {
     if body.len() != header.remaining_len {
         return Err(if body.len() < header.remaining_len {
             DecodeError::UnexpectedEnd
@@ -247,7 +251,7 @@ fn decode_body_for<'a, const FROM_SERVER: bool>(
                 | PacketType::Disconnect
         )
     {
-        return Ok(None);
+        return Err(DecodeError::UnexpectedPacketType(header.packet_type));
     }
     let mut r = Reader(body);
     let packet = match header.packet_type {
@@ -270,7 +274,7 @@ fn decode_body_for<'a, const FROM_SERVER: bool>(
     if !r.0.is_empty() {
         return Err(DecodeError::TrailingBytes);
     }
-    Ok(Some(packet))
+    Ok(packet)
 }
 
 /// Encodes `packet` into `buf`; the free-function form of [`Packet::encode`].
@@ -320,7 +324,9 @@ impl<'a> Packet<'a> {
     }
 
     /// The Remaining Length: the body is written into a sink with no room, which only counts.
-    /// (One writer serves both counting and writing, so no per-type length code exists.)
+    /// (One writer serves both counting and writing, so no per-type length code exists; the
+    /// `perf` feature adds the lengths up per type instead.)
+    #[cfg(not(feature = "perf"))]
     fn body_len(&self) -> usize {
         let mut counter = SliceOut::new(&mut []);
         let Ok(()) = self.write_body(&mut counter);
@@ -387,15 +393,21 @@ impl<'a> Packet<'a> {
     /// * the spec rule the packet breaks (for example [`EncodeError::DupWithQos0`],
     ///   [`EncodeError::PasswordWithoutUserName`], [`EncodeError::FieldTooLong`]).
     pub fn encode(&self, buf: &mut [u8]) -> Result<usize, EncodeError> {
-        // One path for every type: check, size, then write. (Per-type copies of this were
-        // measurably faster on hosts but cost about 1 KB of flash on Cortex-M.)
+        #[cfg(feature = "perf")]
+        return self.encode_fast(buf);
+        // One path for every type: check, size, then write. (`perf` has per-type copies,
+        // faster on hosts and about 1 KB larger on Cortex-M.)
+        #[cfg(not(feature = "perf"))]
         let rem = self.prepare()?;
-        let total = 1 + wire::remaining_len_size(rem) + rem;
-        let Some(buf) = buf.get_mut(..total) else {
-            return Err(EncodeError::BufferTooSmall { needed: total });
-        };
-        let Ok(()) = self.write(rem, &mut SliceOut::new(buf));
-        Ok(total)
+        #[cfg(not(feature = "perf"))]
+        {
+            let total = 1 + wire::remaining_len_size(rem) + rem;
+            let Some(buf) = buf.get_mut(..total) else {
+                return Err(EncodeError::BufferTooSmall { needed: total });
+            };
+            let Ok(()) = self.write(rem, &mut SliceOut::new(buf));
+            Ok(total)
+        }
     }
 
     /// The PUBLISH payload (empty for other packets).
