@@ -314,10 +314,14 @@ macro_rules! client {
                 let now = self.now();
                 let Self { transport, tx, session, .. } = self;
                 let mut result = Ok(());
-                for packet in session.resend() {
-                    result = Self::send_packet(transport, tx, &packet)$($aw)*;
-                    if result.is_err() {
-                        break;
+                // A clean session has nothing to re-send (`Session::connect` dropped it all);
+                // skipping the loop lets firmware that only connects clean leave it out.
+                if !clean_session {
+                    for packet in session.resend() {
+                        result = Self::send_packet(transport, tx, &packet)$($aw)*;
+                        if result.is_err() {
+                            break;
+                        }
                     }
                 }
                 // Marked sent even when a write failed part way: a copy may have reached
