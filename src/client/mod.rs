@@ -265,6 +265,7 @@ macro_rules! client {
                 self.transport
             }
 
+            #[inline(never)]
             fn now(&mut self) -> u64 {
                 if let Some(clock) = self.clock {
                     self.last_now = clock();
