@@ -563,7 +563,18 @@ impl<const N: usize, const S: usize> Session<N, S> {
     /// An incoming QoS 2 message that finds all `N` identifier slots in use is not an error:
     /// it is left unacknowledged for the server to send again ([`Session::qos2_deferred`]).
     pub fn handle_packet<'p>(&mut self, packet: Packet<'p>, now: u64) -> Result<Incoming<'p>, ProtocolError> {
-        let unexpected = Err(ProtocolError::UnexpectedPacket(packet.packet_type()));
+        let incoming = self.judge(packet)?;
+        // Every acknowledgement the session asks for is sent straight away.
+        if incoming.reply.is_some() {
+            self.mark_sent(now);
+        }
+        Ok(incoming)
+    }
+
+    /// [`handle_packet`](Self::handle_packet) without the send time.
+    fn judge<'p>(&mut self, packet: Packet<'p>) -> Result<Incoming<'p>, ProtocolError> {
+        let ptype = packet.packet_type();
+        let unexpected = Err(ProtocolError::UnexpectedPacket(ptype));
         if self.phase == Phase::Connecting {
             let Packet::ConnAck(ack) = packet else {
                 return unexpected;
@@ -590,96 +601,74 @@ impl<const N: usize, const S: usize> Session<N, S> {
         if self.phase != Phase::Connected {
             return unexpected;
         }
-        let unknown = |id| Err(ProtocolError::UnknownPacketId(packet.packet_type(), id));
-        match packet {
-            Packet::Publish(p) => self.handle_publish(p, now),
-            Packet::PubAck(id) => match self.find(id) {
-                Some((i, Await::PubAck { .. })) => {
-                    self.remove(i);
-                    Ok(event(Event::Published(id)))
-                }
-                _ => unknown(id),
-            },
-            Packet::PubRec(id) => match self.find(id) {
-                Some((i, Await::PubRec { at, len })) => {
-                    // [MQTT-4.3.3-1] from now on only PUBREL is sent for this id.
-                    if let Some(p) = self.pending.get_mut(i) {
-                        p.awaiting = Await::PubComp;
-                    }
-                    self.release(at, len);
-                    Ok(self.reply(Packet::PubRel(id), now))
-                }
-                // A repeated PUBREC (after a resend) gets the PUBREL again.
-                Some((_, Await::PubComp)) => Ok(self.reply(Packet::PubRel(id), now)),
-                _ => unknown(id),
-            },
-            Packet::PubComp(id) => match self.find(id) {
-                Some((i, Await::PubComp)) => {
-                    self.remove(i);
-                    Ok(event(Event::Published(id)))
-                }
-                _ => unknown(id),
-            },
+        // Every acknowledgement goes through one look-up of its packet identifier.
+        let id = match packet {
+            Packet::Publish(p) => return Ok(self.handle_publish(p)),
             Packet::PubRel(id) => {
                 // [MQTT-4.3.3-2] release the id; answer PUBCOMP even if it is unknown (the
                 // PUBCOMP may have been lost before a reconnect).
                 self.incoming_qos2.retain(|&x| x != id);
-                Ok(self.reply(Packet::PubComp(id), now))
+                return Ok(reply(Packet::PubComp(id)));
             }
-            Packet::SubAck(ack) => match self.find(ack.packet_id) {
-                Some((i, Await::SubAck { count })) => {
-                    if ack.codes.len() != count {
-                        return Err(ProtocolError::SubAckCountMismatch {
-                            expected: count,
-                            received: ack.codes.len(),
-                        });
-                    }
-                    self.remove(i);
-                    Ok(event(Event::Subscribed {
-                        packet_id: ack.packet_id,
-                        codes: ack.codes,
-                    }))
-                }
-                _ => unknown(ack.packet_id),
-            },
-            Packet::UnsubAck(id) => match self.find(id) {
-                Some((i, Await::UnsubAck)) => {
-                    self.remove(i);
-                    Ok(event(Event::Unsubscribed(id)))
-                }
-                _ => unknown(id),
-            },
             Packet::PingResp => {
                 self.ping_sent = None;
-                Ok(event(Event::Pong))
+                return Ok(event(Event::Pong));
             }
+            Packet::PubAck(id) | Packet::PubRec(id) | Packet::PubComp(id) | Packet::UnsubAck(id) => id,
+            Packet::SubAck(ack) => ack.packet_id,
             Packet::Connect(_)
             | Packet::ConnAck(_)
             | Packet::Subscribe(_)
             | Packet::Unsubscribe(_)
             | Packet::PingReq
-            | Packet::Disconnect => unexpected,
-        }
-    }
-
-    fn reply<'p>(&mut self, packet: Packet<'static>, now: u64) -> Incoming<'p> {
-        self.mark_sent(now);
-        Incoming {
-            event: None,
-            reply: Some(packet),
-        }
+            | Packet::Disconnect => return unexpected,
+        };
+        let unknown = Err(ProtocolError::UnknownPacketId(ptype, id));
+        let Some((i, awaiting)) = self.find(id) else {
+            return unknown;
+        };
+        let done = match (packet, awaiting) {
+            (Packet::PubAck(_), Await::PubAck { .. }) | (Packet::PubComp(_), Await::PubComp) => {
+                Event::Published(id)
+            }
+            (Packet::PubRec(_), Await::PubRec { at, len }) => {
+                // [MQTT-4.3.3-1] from now on only PUBREL is sent for this id.
+                if let Some(p) = self.pending.get_mut(i) {
+                    p.awaiting = Await::PubComp;
+                }
+                self.release(at, len);
+                return Ok(reply(Packet::PubRel(id)));
+            }
+            // A repeated PUBREC (after a resend) gets the PUBREL again.
+            (Packet::PubRec(_), Await::PubComp) => return Ok(reply(Packet::PubRel(id))),
+            (Packet::SubAck(ack), Await::SubAck { count }) => {
+                if ack.codes.len() != count {
+                    return Err(ProtocolError::SubAckCountMismatch {
+                        expected: count,
+                        received: ack.codes.len(),
+                    });
+                }
+                Event::Subscribed {
+                    packet_id: id,
+                    codes: ack.codes,
+                }
+            }
+            (Packet::UnsubAck(_), Await::UnsubAck) => Event::Unsubscribed(id),
+            _ => return unknown,
+        };
+        self.remove(i);
+        Ok(event(done))
     }
 
     /// [MQTT-3.3.4-1], [MQTT-4.3.2-2], [MQTT-4.3.3-2], [MQTT-4.5.0-2]: acknowledge per QoS,
     /// whether or not the application wants the message; deliver a QoS 2 message once.
-    fn handle_publish<'p>(&mut self, p: Publish<'p>, now: u64) -> Result<Incoming<'p>, ProtocolError> {
+    fn handle_publish<'p>(&mut self, p: Publish<'p>) -> Incoming<'p> {
         match p.delivery {
-            Delivery::AtMostOnce => Ok(event(Event::Message(p))),
-            Delivery::AtLeastOnce(id) => {
-                let mut r = self.reply(Packet::PubAck(id), now);
-                r.event = Some(Event::Message(p));
-                Ok(r)
-            }
+            Delivery::AtMostOnce => event(Event::Message(p)),
+            Delivery::AtLeastOnce(id) => Incoming {
+                event: Some(Event::Message(p)),
+                reply: Some(Packet::PubAck(id)),
+            },
             Delivery::ExactlyOnce(id) => {
                 let first = !self.incoming_qos2.contains(&id);
                 if first && self.incoming_qos2.push(id).is_err() {
@@ -687,16 +676,15 @@ impl<const N: usize, const S: usize> Session<N, S> {
                     // keeps the message and sends it again after the next reconnect, once
                     // PUBRELs have freed the table ([`Session::qos2_deferred`]).
                     self.qos2_deferred = true;
-                    return Ok(Incoming {
+                    return Incoming {
                         event: None,
                         reply: None,
-                    });
+                    };
                 }
-                let mut r = self.reply(Packet::PubRec(id), now);
-                if first {
-                    r.event = Some(Event::Message(p));
+                Incoming {
+                    event: first.then_some(Event::Message(p)),
+                    reply: Some(Packet::PubRec(id)),
                 }
-                Ok(r)
             }
         }
     }
@@ -760,5 +748,12 @@ fn event(e: Event<'_>) -> Incoming<'_> {
     Incoming {
         event: Some(e),
         reply: None,
+    }
+}
+
+fn reply<'p>(packet: Packet<'static>) -> Incoming<'p> {
+    Incoming {
+        event: None,
+        reply: Some(packet),
     }
 }
