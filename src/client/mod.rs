@@ -131,20 +131,6 @@ fn dispatch<const N: usize, const S: usize>(
     Ok((outcome, incoming.reply))
 }
 
-/// Encodes `packet` for sending: the whole packet when it fits in `tx`, otherwise
-/// everything but the PUBLISH payload, which is returned to be written after it.
-fn encode_for_send<'p>(tx: &mut [u8], packet: &'p Packet<'_>) -> Result<(usize, &'p [u8]), EncodeError> {
-    // One encoder for both cases: the head, then the payload appended when it fits.
-    let (n, tail) = packet.encode_head(tx)?;
-    match tx.get_mut(n..n + tail.len()) {
-        Some(dst) => {
-            dst.copy_from_slice(tail);
-            Ok((n + tail.len(), &[]))
-        }
-        None => Ok((n, tail)),
-    }
-}
-
 /// Generates a client type: once blocking over `embedded_io`, once async over
 /// `embedded_io_async`, from one body so the two cannot drift apart. `[$($aw)*]` is empty
 /// or `.await`.
@@ -572,7 +558,7 @@ macro_rules! client {
                 tx: &mut [u8],
                 packet: &Packet<'_>,
             ) -> Result<(), ClientError<T::Error>> {
-                let (n, tail) = encode_for_send(tx, packet)?;
+                let (n, tail) = crate::io::encode_for_send(tx, packet)?;
                 transport.write_all(tx.get(..n).unwrap_or(&[]))$($aw)*.map_err(ClientError::Io)?;
                 if !tail.is_empty() {
                     transport.write_all(tail)$($aw)*.map_err(ClientError::Io)?;

@@ -340,7 +340,10 @@ impl<const N: usize, const S: usize> Session<N, S> {
             .resize(at + len, 0)
             .map_err(|_| ProtocolError::StoreFull { needed: len })?;
         let dst = self.store.get_mut(at..).unwrap_or(&mut []);
-        if let Err(e) = Packet::Publish(Publish::new(topic, payload, delivery, retain)).encode(dst) {
+        // The sending encoder, so that a client carries one PUBLISH encoder. `dst` holds
+        // exactly `len` bytes, so the payload always fits behind the head.
+        let packet = Packet::Publish(Publish::new(topic, payload, delivery, retain));
+        if let Err(e) = crate::io::encode_for_send(dst, &packet) {
             self.store.truncate(at);
             return Err(ProtocolError::Encode(e));
         }
