@@ -293,7 +293,7 @@ macro_rules! client {
                 self.used = true;
                 self.send(&packet)$($aw)*?;
                 let session_present = loop {
-                    if let Outcome::Connected(sp) = self.next_outcome()$($aw)*? {
+                    if let Outcome::Connected(sp) = self.next_outcome()$($aw)*?.1 {
                         break sp;
                     }
                 };
@@ -391,7 +391,7 @@ macro_rules! client {
                 let publish = self.session.publish(topic, msg, qos, retain, now)?;
                 self.send(&Packet::Publish(publish))$($aw)*?;
                 if let Some(id) = publish.delivery.packet_id() {
-                    while self.next_outcome()$($aw)*? != Outcome::Published(id) {}
+                    while self.next_outcome()$($aw)*?.1 != Outcome::Published(id) {}
                 }
                 Ok(())
             }
@@ -458,7 +458,7 @@ macro_rules! client {
                     return Err(ProtocolError::UnexpectedPacket(packet.packet_type()).into());
                 };
                 loop {
-                    if let Outcome::Subscribed(id, code) = self.next_outcome()$($aw)*?
+                    if let Outcome::Subscribed(id, code) = self.next_outcome()$($aw)*?.1
                         && id == sub.packet_id
                     {
                         return match code {
@@ -480,7 +480,7 @@ macro_rules! client {
                 let packet = self.session.unsubscribe(&topics, now)?;
                 self.send(&packet)$($aw)*?;
                 if let Packet::Unsubscribe(unsub) = packet {
-                    while self.next_outcome()$($aw)*? != Outcome::Unsubscribed(unsub.packet_id) {}
+                    while self.next_outcome()$($aw)*?.1 != Outcome::Unsubscribed(unsub.packet_id) {}
                 }
                 Ok(())
             }
@@ -492,15 +492,15 @@ macro_rules! client {
             /// # Errors
             /// Transport, malformed-packet and protocol errors.
             pub $($asyncness)* fn wait_msg(&mut self) -> Result<PacketType, ClientError<T::Error>> {
-                self.run_timers()$($aw)*?;
-                Ok(self.process_one()$($aw)*?.0)
+                Ok(self.next_outcome()$($aw)*?.0)
             }
 
-            /// Runs the timers, then processes one packet: the wait step of `connect`,
-            /// `publish`, `subscribe`, `unsubscribe` and `wait_acked`.
-            $($asyncness)* fn next_outcome(&mut self) -> Result<Outcome, ClientError<T::Error>> {
+            /// Runs the timers, then processes one packet: `wait_msg`, and the wait step of
+            /// `connect`, `publish`, `subscribe`, `unsubscribe` and `wait_acked` (one body
+            /// for all of them).
+            $($asyncness)* fn next_outcome(&mut self) -> Result<(PacketType, Outcome), ClientError<T::Error>> {
                 self.run_timers()$($aw)*?;
-                Ok(self.process_one()$($aw)*?.1)
+                self.process_one()$($aw)*
             }
 
             /// Reads one packet, lets the session judge it, runs the callback, then sends
