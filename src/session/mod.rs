@@ -299,8 +299,7 @@ impl<const N: usize, const S: usize> Session<N, S> {
         let delivery = match qos {
             QoS::AtMostOnce => Delivery::AtMostOnce,
             QoS::AtLeastOnce | QoS::ExactlyOnce => {
-                let id = self.queue_publish(topic, payload, qos, retain)?;
-                self.mark_publish_sent(id);
+                let id = self.queue(topic, payload, qos, retain, true)?;
                 Delivery::new(qos, Some(id)).unwrap_or(Delivery::AtMostOnce)
             }
         };
@@ -324,6 +323,19 @@ impl<const N: usize, const S: usize> Session<N, S> {
         payload: &[u8],
         qos: QoS,
         retain: bool,
+    ) -> Result<PacketId, ProtocolError> {
+        self.queue(topic, payload, qos, retain, false)
+    }
+
+    /// [`queue_publish`](Self::queue_publish), recording at once whether the message is
+    /// being sent now.
+    fn queue(
+        &mut self,
+        topic: TopicName<'_>,
+        payload: &[u8],
+        qos: QoS,
+        retain: bool,
+        sent: bool,
     ) -> Result<PacketId, ProtocolError> {
         if qos == QoS::AtMostOnce {
             return Err(ProtocolError::NotQueueable);
@@ -355,11 +367,7 @@ impl<const N: usize, const S: usize> Session<N, S> {
             _ => Await::PubRec { at, len },
         };
         // Cannot fail: allocate_id checked that the table has room.
-        let _ = self.pending.push(Pending {
-            id,
-            awaiting,
-            sent: false,
-        });
+        let _ = self.pending.push(Pending { id, awaiting, sent });
         Ok(id)
     }
 
