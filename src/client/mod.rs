@@ -350,22 +350,35 @@ macro_rules! client {
                 if self.clock.is_none() {
                     self.last_now = now_ms;
                 }
-                match self.session.handle_timeout(now_ms) {
-                    Ok(Some(packet)) => self.send(&packet)$($aw)*.map(|()| true),
-                    Ok(None) => Ok(false),
+                let due = self.session.handle_timeout(now_ms);
+                let sent = matches!(due, Ok(Some(_)));
+                self.act_on_timeout(due)$($aw)*.map(|()| sent)
+            }
+
+            /// `ping_if_due` at the clock's time, when there is a clock.
+            $($asyncness)* fn run_timers(&mut self) -> Result<(), ClientError<T::Error>> {
+                if self.clock.is_none() {
+                    return Ok(());
+                }
+                let now = self.now();
+                let due = self.session.handle_timeout(now);
+                self.act_on_timeout(due)$($aw)*
+            }
+
+            /// Sends the PINGREQ the timers asked for, or ends the connection when the
+            /// server stopped answering.
+            $($asyncness)* fn act_on_timeout(
+                &mut self,
+                due: Result<Option<Packet<'static>>, ProtocolError>,
+            ) -> Result<(), ClientError<T::Error>> {
+                match due {
+                    Ok(Some(packet)) => self.send(&packet)$($aw)*,
+                    Ok(None) => Ok(()),
                     Err(e) => {
                         self.session.connection_lost();
                         Err(e.into())
                     }
                 }
-            }
-
-            $($asyncness)* fn run_timers(&mut self) -> Result<(), ClientError<T::Error>> {
-                if self.clock.is_some() {
-                    let now = self.now();
-                    self.ping_if_due(now)$($aw)*?;
-                }
-                Ok(())
             }
 
             /// Publishes `msg` to `topic`. For QoS 1 and 2 it returns once the server has
