@@ -102,17 +102,15 @@ enum Outcome {
 }
 
 /// Lets the session judge one incoming packet and hands a message to the callback.
-/// Returns what happened and the acknowledgement to send. Any error leaves the session
-/// disconnected, since the connection must be closed ([MQTT-4.8.0-1]).
+/// Returns what happened and the acknowledgement to send. Any error means the connection
+/// must be closed ([MQTT-4.8.0-1]); `process_one` tells the session.
 fn dispatch<const N: usize, const S: usize>(
     session: &mut Session<N, S>,
     callback: &mut Option<Callback<'_>>,
     packet: Packet<'_>,
     now: u64,
 ) -> Result<(Outcome, Option<Packet<'static>>), ProtocolError> {
-    let incoming = session
-        .handle_packet(packet, now)
-        .inspect_err(|_| session.connection_lost())?;
+    let incoming = session.handle_packet(packet, now)?;
     let outcome = match incoming.event {
         Some(Event::Message(publish)) => {
             match callback {
@@ -518,31 +516,33 @@ macro_rules! client {
 
             /// Reads one packet, lets the session judge it, runs the callback, then sends
             /// the acknowledgement ([MQTT-4.3.2-2]: acknowledge once the message is owned).
+            /// Every error but a skipped oversized packet ends the connection
+            /// ([MQTT-4.8.0-1]).
             $($asyncness)* fn process_one(&mut self) -> Result<(PacketType, Outcome), ClientError<T::Error>> {
+                let result = self.receive()$($aw)*;
+                if let Err(e) = &result
+                    && !matches!(e, ClientError::PacketTooLarge { .. })
+                {
+                    self.session.connection_lost();
+                }
+                result
+            }
+
+            /// `process_one` without ending the connection on errors.
+            $($asyncness)* fn receive(&mut self) -> Result<(PacketType, Outcome), ClientError<T::Error>> {
                 let now = self.now();
                 let Self { transport, rx, tx, session, callback, .. } = self;
                 // Only the packets a server sends are parsed; the others are protocol errors.
-                let decoded = match $read_frame(transport, rx)$($aw)* {
-                    Ok((header, body)) => match decode_body_from_server(&header, body) {
-                        Ok(Some(p)) => Ok(p),
-                        Ok(None) => Err(ProtocolError::UnexpectedPacket(header.packet_type).into()),
-                        Err(e) => Err(ClientError::Malformed(e)),
-                    },
-                    Err(e) => Err(ClientError::from(e)),
-                };
-                let packet = match decoded {
-                    Ok(p) => p,
-                    Err(e) => {
-                        if !matches!(e, ClientError::PacketTooLarge { .. }) {
-                            session.connection_lost();
-                        }
-                        return Err(e);
-                    }
+                let (header, body) = $read_frame(transport, rx)$($aw)*?;
+                let packet = match decode_body_from_server(&header, body) {
+                    Ok(Some(p)) => p,
+                    Ok(None) => return Err(ProtocolError::UnexpectedPacket(header.packet_type).into()),
+                    Err(e) => return Err(ClientError::Malformed(e)),
                 };
                 let ptype = packet.packet_type();
                 let (outcome, reply) = dispatch(session, callback, packet, now)?;
                 if let Some(reply) = reply {
-                    Self::send_packet(transport, tx, &reply)$($aw)*.inspect_err(|_| session.connection_lost())?;
+                    Self::send_packet(transport, tx, &reply)$($aw)*?;
                 }
                 Ok((ptype, outcome))
             }
