@@ -286,8 +286,10 @@ macro_rules! client {
                     username: self.options.user,
                     password: self.options.password,
                 };
-                self.check_fits(&Packet::Connect(connect))?;
-                let packet = self.session.connect(connect, now)?;
+                let packet = Packet::Connect(connect);
+                self.check_fits(&packet)?;
+                // The session hands back this same CONNECT; sending `packet` saves a copy.
+                self.session.connect(connect, now)?;
                 self.used = true;
                 self.send(&packet)$($aw)*?;
                 let session_present = loop {
