@@ -520,6 +520,7 @@ macro_rules! client {
             /// the acknowledgement ([MQTT-4.3.2-2]: acknowledge once the message is owned).
             /// Every error but a skipped oversized packet ends the connection
             /// ([MQTT-4.8.0-1]).
+            #[inline(never)]
             $($asyncness)* fn process_one(&mut self) -> Result<(PacketType, Outcome), ClientError<T::Error>> {
                 let result = self.receive()$($aw)*;
                 if let Err(e) = &result
