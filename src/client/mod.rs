@@ -54,7 +54,7 @@ use crate::packet::{
     Connect, Entries, LastWill, Packet, Publish, SubAckReturnCode, Subscribe, Subscription, Unsubscribe,
     decode_body_from_server,
 };
-use crate::session::{Event, Phase, ProtocolError, Session};
+use crate::session::{Phase, ProtocolError, Session, Verdict};
 use crate::topic::{TopicFilter, TopicName};
 use crate::types::{Delivery, PacketId, PacketType, QoS};
 
@@ -107,26 +107,27 @@ enum Outcome {
 fn dispatch<const N: usize, const S: usize>(
     session: &mut Session<N, S>,
     callback: &mut Option<Callback<'_>>,
-    packet: Packet<'_>,
+    packet: &Packet<'_>,
     now: u64,
 ) -> Result<(Outcome, Option<Packet<'static>>), ProtocolError> {
-    let incoming = session.handle_packet(packet, now)?;
-    let outcome = match incoming.event {
-        Some(Event::Message(publish)) => {
+    // The session's verdict refers to `packet`, so the message is never copied.
+    let (verdict, reply) = session.judge_at(packet, now)?;
+    let outcome = match (verdict, packet) {
+        (Verdict::Message, Packet::Publish(publish)) => {
             match callback {
                 Some(Callback::Simple(cb)) => cb(publish.topic.as_str(), publish.payload),
-                Some(Callback::Full(cb)) => cb(&publish),
+                Some(Callback::Full(cb)) => cb(publish),
                 None => {}
             }
             Outcome::Other
         }
-        Some(Event::Connected { session_present }) => Outcome::Connected(session_present),
-        Some(Event::Published(id)) => Outcome::Published(id),
-        Some(Event::Subscribed { packet_id, codes }) => Outcome::Subscribed(packet_id, codes.first()),
-        Some(Event::Unsubscribed(id)) => Outcome::Unsubscribed(id),
-        Some(Event::Pong) | None => Outcome::Other,
+        (Verdict::Connected(session_present), _) => Outcome::Connected(session_present),
+        (Verdict::Published(id), _) => Outcome::Published(id),
+        (Verdict::Subscribed(id), Packet::SubAck(ack)) => Outcome::Subscribed(id, ack.codes.first()),
+        (Verdict::Unsubscribed(id), _) => Outcome::Unsubscribed(id),
+        _ => Outcome::Other,
     };
-    Ok((outcome, incoming.reply))
+    Ok((outcome, reply))
 }
 
 /// Generates a client type: once blocking over `embedded_io`, once async over
@@ -543,7 +544,7 @@ macro_rules! client {
                     Err(e) => return Err(ClientError::Malformed(e)),
                 };
                 let ptype = packet.packet_type();
-                let (outcome, reply) = dispatch(session, callback, packet, now)?;
+                let (outcome, reply) = dispatch(session, callback, &packet, now)?;
                 if let Some(reply) = reply {
                     Self::send_packet(transport, tx, &reply)$($aw)*?;
                 }

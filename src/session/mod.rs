@@ -91,6 +91,25 @@ pub struct Incoming<'p> {
     pub reply: Option<Packet<'static>>,
 }
 
+/// What an incoming packet meant, without borrowing it (see [`Session::judge_at`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// Deliver the PUBLISH.
+    Message,
+    /// [`Event::Connected`].
+    Connected(bool),
+    /// [`Event::Published`].
+    Published(PacketId),
+    /// [`Event::Subscribed`], with the codes of the SUBACK.
+    Subscribed(PacketId),
+    /// [`Event::Unsubscribed`].
+    Unsubscribed(PacketId),
+    /// [`Event::Pong`].
+    Pong,
+    /// Nothing for the application.
+    Quiet,
+}
+
 /// The acknowledgement an outgoing packet is waiting for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Await {
@@ -577,22 +596,46 @@ impl<const N: usize, const S: usize> Session<N, S> {
     /// An incoming QoS 2 message that finds all `N` identifier slots in use is not an error:
     /// it is left unacknowledged for the server to send again ([`Session::qos2_deferred`]).
     pub fn handle_packet<'p>(&mut self, packet: Packet<'p>, now: u64) -> Result<Incoming<'p>, ProtocolError> {
-        let incoming = self.judge(packet)?;
+        let (verdict, reply) = self.judge_at(&packet, now)?;
+        let event = match (verdict, packet) {
+            (Verdict::Message, Packet::Publish(p)) => Some(Event::Message(p)),
+            (Verdict::Subscribed(packet_id), Packet::SubAck(ack)) => Some(Event::Subscribed {
+                packet_id,
+                codes: ack.codes,
+            }),
+            (Verdict::Connected(session_present), _) => Some(Event::Connected { session_present }),
+            (Verdict::Published(id), _) => Some(Event::Published(id)),
+            (Verdict::Unsubscribed(id), _) => Some(Event::Unsubscribed(id)),
+            (Verdict::Pong, _) => Some(Event::Pong),
+            _ => None,
+        };
+        Ok(Incoming { event, reply })
+    }
+
+    /// [`handle_packet`](Self::handle_packet) for a driver that keeps the packet: what it
+    /// meant (a message or the SUBACK codes are read from `packet` itself, so nothing is
+    /// copied) and the acknowledgement to send now.
+    pub(crate) fn judge_at(
+        &mut self,
+        packet: &Packet<'_>,
+        now: u64,
+    ) -> Result<(Verdict, Option<Packet<'static>>), ProtocolError> {
+        let judged = self.judge(packet)?;
         // Every acknowledgement the session asks for is sent straight away.
-        if incoming.reply.is_some() {
+        if judged.1.is_some() {
             self.mark_sent(now);
         }
-        Ok(incoming)
+        Ok(judged)
     }
 
     /// [`handle_packet`](Self::handle_packet) without the send time. Kept out of line: a
     /// driver inlining it into its receive path grows by about 100 bytes on Cortex-M.
     #[inline(never)]
-    fn judge<'p>(&mut self, packet: Packet<'p>) -> Result<Incoming<'p>, ProtocolError> {
+    fn judge(&mut self, packet: &Packet<'_>) -> Result<(Verdict, Option<Packet<'static>>), ProtocolError> {
         let ptype = packet.packet_type();
         let unexpected = Err(ProtocolError::UnexpectedPacket(ptype));
         if self.phase == Phase::Connecting {
-            let Packet::ConnAck(ack) = packet else {
+            let Packet::ConnAck(ack) = *packet else {
                 return unexpected;
             };
             if ack.code != ConnectReturnCode::Accepted {
@@ -610,28 +653,26 @@ impl<const N: usize, const S: usize> Session<N, S> {
             }
             self.qos2_deferred = false;
             self.phase = Phase::Connected;
-            return Ok(event(Event::Connected {
-                session_present: ack.session_present,
-            }));
+            return Ok((Verdict::Connected(ack.session_present), None));
         }
         if self.phase != Phase::Connected {
             return unexpected;
         }
         // Every acknowledgement goes through one look-up of its packet identifier.
-        let id = match packet {
-            Packet::Publish(p) => return Ok(self.handle_publish(p)),
+        let id = match *packet {
+            Packet::Publish(ref p) => return Ok(self.handle_publish(p)),
             Packet::PubRel(id) => {
                 // [MQTT-4.3.3-2] release the id; answer PUBCOMP even if it is unknown (the
                 // PUBCOMP may have been lost before a reconnect).
                 self.incoming_qos2.retain(|&x| x != id);
-                return Ok(reply(Packet::PubComp(id)));
+                return Ok((Verdict::Quiet, Some(Packet::PubComp(id))));
             }
             Packet::PingResp => {
                 self.ping_sent = None;
-                return Ok(event(Event::Pong));
+                return Ok((Verdict::Pong, None));
             }
             Packet::PubAck(id) | Packet::PubRec(id) | Packet::PubComp(id) | Packet::UnsubAck(id) => id,
-            Packet::SubAck(ack) => ack.packet_id,
+            Packet::SubAck(ref ack) => ack.packet_id,
             Packet::Connect(_)
             | Packet::ConnAck(_)
             | Packet::Subscribe(_)
@@ -645,7 +686,7 @@ impl<const N: usize, const S: usize> Session<N, S> {
         };
         let done = match (packet, awaiting) {
             (Packet::PubAck(_), Await::PubAck { .. }) | (Packet::PubComp(_), Await::PubComp) => {
-                Event::Published(id)
+                Verdict::Published(id)
             }
             (Packet::PubRec(_), Await::PubRec { at, len }) => {
                 // [MQTT-4.3.3-1] from now on only PUBREL is sent for this id.
@@ -653,10 +694,10 @@ impl<const N: usize, const S: usize> Session<N, S> {
                     p.awaiting = Await::PubComp;
                 }
                 self.release(at, len);
-                return Ok(reply(Packet::PubRel(id)));
+                return Ok((Verdict::Quiet, Some(Packet::PubRel(id))));
             }
             // A repeated PUBREC (after a resend) gets the PUBREL again.
-            (Packet::PubRec(_), Await::PubComp) => return Ok(reply(Packet::PubRel(id))),
+            (Packet::PubRec(_), Await::PubComp) => return Ok((Verdict::Quiet, Some(Packet::PubRel(id)))),
             (Packet::SubAck(ack), Await::SubAck { count }) => {
                 if ack.codes.len() != count {
                     return Err(ProtocolError::SubAckCountMismatch {
@@ -664,27 +705,21 @@ impl<const N: usize, const S: usize> Session<N, S> {
                         received: ack.codes.len(),
                     });
                 }
-                Event::Subscribed {
-                    packet_id: id,
-                    codes: ack.codes,
-                }
+                Verdict::Subscribed(id)
             }
-            (Packet::UnsubAck(_), Await::UnsubAck) => Event::Unsubscribed(id),
+            (Packet::UnsubAck(_), Await::UnsubAck) => Verdict::Unsubscribed(id),
             _ => return unknown,
         };
         self.remove(i);
-        Ok(event(done))
+        Ok((done, None))
     }
 
     /// [MQTT-3.3.4-1], [MQTT-4.3.2-2], [MQTT-4.3.3-2], [MQTT-4.5.0-2]: acknowledge per QoS,
     /// whether or not the application wants the message; deliver a QoS 2 message once.
-    fn handle_publish<'p>(&mut self, p: Publish<'p>) -> Incoming<'p> {
+    fn handle_publish(&mut self, p: &Publish<'_>) -> (Verdict, Option<Packet<'static>>) {
         match p.delivery {
-            Delivery::AtMostOnce => event(Event::Message(p)),
-            Delivery::AtLeastOnce(id) => Incoming {
-                event: Some(Event::Message(p)),
-                reply: Some(Packet::PubAck(id)),
-            },
+            Delivery::AtMostOnce => (Verdict::Message, None),
+            Delivery::AtLeastOnce(id) => (Verdict::Message, Some(Packet::PubAck(id))),
             Delivery::ExactlyOnce(id) => {
                 let first = !self.incoming_qos2.contains(&id);
                 if first && self.incoming_qos2.push(id).is_err() {
@@ -692,15 +727,10 @@ impl<const N: usize, const S: usize> Session<N, S> {
                     // keeps the message and sends it again after the next reconnect, once
                     // PUBRELs have freed the table ([`Session::qos2_deferred`]).
                     self.qos2_deferred = true;
-                    return Incoming {
-                        event: None,
-                        reply: None,
-                    };
+                    return (Verdict::Quiet, None);
                 }
-                Incoming {
-                    event: first.then_some(Event::Message(p)),
-                    reply: Some(Packet::PubRec(id)),
-                }
+                let verdict = if first { Verdict::Message } else { Verdict::Quiet };
+                (verdict, Some(Packet::PubRec(id)))
             }
         }
     }
@@ -757,19 +787,5 @@ impl<const N: usize, const S: usize> Session<N, S> {
                 Ok(None)
             }
         }
-    }
-}
-
-fn event(e: Event<'_>) -> Incoming<'_> {
-    Incoming {
-        event: Some(e),
-        reply: None,
-    }
-}
-
-fn reply<'p>(packet: Packet<'static>) -> Incoming<'p> {
-    Incoming {
-        event: None,
-        reply: Some(packet),
     }
 }
