@@ -54,7 +54,7 @@ use crate::packet::{
     Connect, Entries, LastWill, Packet, Publish, SubAckReturnCode, Subscribe, Subscription, Unsubscribe,
     decode_body_from_server,
 };
-use crate::session::{Event, Phase, ProtocolError, Session};
+use crate::session::{Phase, ProtocolError, Session, Verdict};
 use crate::topic::{TopicFilter, TopicName};
 use crate::types::{Delivery, PacketId, PacketType, QoS};
 
@@ -102,47 +102,32 @@ enum Outcome {
 }
 
 /// Lets the session judge one incoming packet and hands a message to the callback.
-/// Returns what happened and the acknowledgement to send. Any error leaves the session
-/// disconnected, since the connection must be closed ([MQTT-4.8.0-1]).
+/// Returns what happened and the acknowledgement to send. Any error means the connection
+/// must be closed ([MQTT-4.8.0-1]); `process_one` tells the session.
 fn dispatch<const N: usize, const S: usize>(
     session: &mut Session<N, S>,
     callback: &mut Option<Callback<'_>>,
-    packet: Packet<'_>,
+    packet: &Packet<'_>,
     now: u64,
 ) -> Result<(Outcome, Option<Packet<'static>>), ProtocolError> {
-    let incoming = session
-        .handle_packet(packet, now)
-        .inspect_err(|_| session.connection_lost())?;
-    let outcome = match incoming.event {
-        Some(Event::Message(publish)) => {
+    // The session's verdict refers to `packet`, so the message is never copied.
+    let (verdict, reply) = session.judge_at(packet, now)?;
+    let outcome = match (verdict, packet) {
+        (Verdict::Message, Packet::Publish(publish)) => {
             match callback {
                 Some(Callback::Simple(cb)) => cb(publish.topic.as_str(), publish.payload),
-                Some(Callback::Full(cb)) => cb(&publish),
+                Some(Callback::Full(cb)) => cb(publish),
                 None => {}
             }
             Outcome::Other
         }
-        Some(Event::Connected { session_present }) => Outcome::Connected(session_present),
-        Some(Event::Published(id)) => Outcome::Published(id),
-        Some(Event::Subscribed { packet_id, codes }) => Outcome::Subscribed(packet_id, codes.first()),
-        Some(Event::Unsubscribed(id)) => Outcome::Unsubscribed(id),
-        Some(Event::Pong) | None => Outcome::Other,
+        (Verdict::Connected(session_present), _) => Outcome::Connected(session_present),
+        (Verdict::Published(id), _) => Outcome::Published(id),
+        (Verdict::Subscribed(id), Packet::SubAck(ack)) => Outcome::Subscribed(id, ack.codes.first()),
+        (Verdict::Unsubscribed(id), _) => Outcome::Unsubscribed(id),
+        _ => Outcome::Other,
     };
-    Ok((outcome, incoming.reply))
-}
-
-/// Encodes `packet` for sending: the whole packet when it fits in `tx`, otherwise
-/// everything but the PUBLISH payload, which is returned to be written after it.
-fn encode_for_send<'p>(tx: &mut [u8], packet: &'p Packet<'_>) -> Result<(usize, &'p [u8]), EncodeError> {
-    // One encoder for both cases: the head, then the payload appended when it fits.
-    let (n, tail) = packet.encode_head(tx)?;
-    match tx.get_mut(n..n + tail.len()) {
-        Some(dst) => {
-            dst.copy_from_slice(tail);
-            Ok((n + tail.len(), &[]))
-        }
-        None => Ok((n, tail)),
-    }
+    Ok((outcome, reply))
 }
 
 /// Generates a client type: once blocking over `embedded_io`, once async over
@@ -265,6 +250,7 @@ macro_rules! client {
                 self.transport
             }
 
+            #[inline(never)]
             fn now(&mut self) -> u64 {
                 if let Some(clock) = self.clock {
                     self.last_now = clock();
@@ -301,12 +287,14 @@ macro_rules! client {
                     username: self.options.user,
                     password: self.options.password,
                 };
-                self.check_fits(&Packet::Connect(connect))?;
-                let packet = self.session.connect(connect, now)?;
+                let packet = Packet::Connect(connect);
+                self.check_fits(&packet)?;
+                // The session hands back this same CONNECT; sending `packet` saves a copy.
+                self.session.connect(connect, now)?;
                 self.used = true;
                 self.send(&packet)$($aw)*?;
                 let session_present = loop {
-                    if let Outcome::Connected(sp) = self.next_outcome()$($aw)*? {
+                    if let Outcome::Connected(sp) = self.next_outcome()$($aw)*?.1 {
                         break sp;
                     }
                 };
@@ -314,10 +302,14 @@ macro_rules! client {
                 let now = self.now();
                 let Self { transport, tx, session, .. } = self;
                 let mut result = Ok(());
-                for packet in session.resend() {
-                    result = Self::send_packet(transport, tx, &packet)$($aw)*;
-                    if result.is_err() {
-                        break;
+                // A clean session has nothing to re-send (`Session::connect` dropped it all);
+                // skipping the loop lets firmware that only connects clean leave it out.
+                if !clean_session {
+                    for packet in session.resend() {
+                        result = Self::send_packet(transport, tx, &packet)$($aw)*;
+                        if result.is_err() {
+                            break;
+                        }
                     }
                 }
                 // Marked sent even when a write failed part way: a copy may have reached
@@ -359,22 +351,35 @@ macro_rules! client {
                 if self.clock.is_none() {
                     self.last_now = now_ms;
                 }
-                match self.session.handle_timeout(now_ms) {
-                    Ok(Some(packet)) => self.send(&packet)$($aw)*.map(|()| true),
-                    Ok(None) => Ok(false),
+                let due = self.session.handle_timeout(now_ms);
+                let sent = matches!(due, Ok(Some(_)));
+                self.act_on_timeout(due)$($aw)*.map(|()| sent)
+            }
+
+            /// `ping_if_due` at the clock's time, when there is a clock.
+            $($asyncness)* fn run_timers(&mut self) -> Result<(), ClientError<T::Error>> {
+                if self.clock.is_none() {
+                    return Ok(());
+                }
+                let now = self.now();
+                let due = self.session.handle_timeout(now);
+                self.act_on_timeout(due)$($aw)*
+            }
+
+            /// Sends the PINGREQ the timers asked for, or ends the connection when the
+            /// server stopped answering.
+            $($asyncness)* fn act_on_timeout(
+                &mut self,
+                due: Result<Option<Packet<'static>>, ProtocolError>,
+            ) -> Result<(), ClientError<T::Error>> {
+                match due {
+                    Ok(Some(packet)) => self.send(&packet)$($aw)*,
+                    Ok(None) => Ok(()),
                     Err(e) => {
                         self.session.connection_lost();
                         Err(e.into())
                     }
                 }
-            }
-
-            $($asyncness)* fn run_timers(&mut self) -> Result<(), ClientError<T::Error>> {
-                if self.clock.is_some() {
-                    let now = self.now();
-                    self.ping_if_due(now)$($aw)*?;
-                }
-                Ok(())
             }
 
             /// Publishes `msg` to `topic`. For QoS 1 and 2 it returns once the server has
@@ -400,7 +405,7 @@ macro_rules! client {
                 let publish = self.session.publish(topic, msg, qos, retain, now)?;
                 self.send(&Packet::Publish(publish))$($aw)*?;
                 if let Some(id) = publish.delivery.packet_id() {
-                    while self.next_outcome()$($aw)*? != Outcome::Published(id) {}
+                    while self.next_outcome()$($aw)*?.1 != Outcome::Published(id) {}
                 }
                 Ok(())
             }
@@ -467,7 +472,7 @@ macro_rules! client {
                     return Err(ProtocolError::UnexpectedPacket(packet.packet_type()).into());
                 };
                 loop {
-                    if let Outcome::Subscribed(id, code) = self.next_outcome()$($aw)*?
+                    if let Outcome::Subscribed(id, code) = self.next_outcome()$($aw)*?.1
                         && id == sub.packet_id
                     {
                         return match code {
@@ -489,7 +494,7 @@ macro_rules! client {
                 let packet = self.session.unsubscribe(&topics, now)?;
                 self.send(&packet)$($aw)*?;
                 if let Packet::Unsubscribe(unsub) = packet {
-                    while self.next_outcome()$($aw)*? != Outcome::Unsubscribed(unsub.packet_id) {}
+                    while self.next_outcome()$($aw)*?.1 != Outcome::Unsubscribed(unsub.packet_id) {}
                 }
                 Ok(())
             }
@@ -501,44 +506,47 @@ macro_rules! client {
             /// # Errors
             /// Transport, malformed-packet and protocol errors.
             pub $($asyncness)* fn wait_msg(&mut self) -> Result<PacketType, ClientError<T::Error>> {
-                self.run_timers()$($aw)*?;
-                Ok(self.process_one()$($aw)*?.0)
+                Ok(self.next_outcome()$($aw)*?.0)
             }
 
-            /// Runs the timers, then processes one packet: the wait step of `connect`,
-            /// `publish`, `subscribe`, `unsubscribe` and `wait_acked`.
-            $($asyncness)* fn next_outcome(&mut self) -> Result<Outcome, ClientError<T::Error>> {
+            /// Runs the timers, then processes one packet: `wait_msg`, and the wait step of
+            /// `connect`, `publish`, `subscribe`, `unsubscribe` and `wait_acked` (one body
+            /// for all of them).
+            $($asyncness)* fn next_outcome(&mut self) -> Result<(PacketType, Outcome), ClientError<T::Error>> {
                 self.run_timers()$($aw)*?;
-                Ok(self.process_one()$($aw)*?.1)
+                self.process_one()$($aw)*
             }
 
             /// Reads one packet, lets the session judge it, runs the callback, then sends
             /// the acknowledgement ([MQTT-4.3.2-2]: acknowledge once the message is owned).
+            /// Every error but a skipped oversized packet ends the connection
+            /// ([MQTT-4.8.0-1]).
+            #[inline(never)]
             $($asyncness)* fn process_one(&mut self) -> Result<(PacketType, Outcome), ClientError<T::Error>> {
+                let result = self.receive()$($aw)*;
+                if let Err(e) = &result
+                    && !matches!(e, ClientError::PacketTooLarge { .. })
+                {
+                    self.session.connection_lost();
+                }
+                result
+            }
+
+            /// `process_one` without ending the connection on errors.
+            $($asyncness)* fn receive(&mut self) -> Result<(PacketType, Outcome), ClientError<T::Error>> {
                 let now = self.now();
                 let Self { transport, rx, tx, session, callback, .. } = self;
                 // Only the packets a server sends are parsed; the others are protocol errors.
-                let decoded = match $read_frame(transport, rx)$($aw)* {
-                    Ok((header, body)) => match decode_body_from_server(&header, body) {
-                        Ok(Some(p)) => Ok(p),
-                        Ok(None) => Err(ProtocolError::UnexpectedPacket(header.packet_type).into()),
-                        Err(e) => Err(ClientError::Malformed(e)),
-                    },
-                    Err(e) => Err(ClientError::from(e)),
-                };
-                let packet = match decoded {
-                    Ok(p) => p,
-                    Err(e) => {
-                        if !matches!(e, ClientError::PacketTooLarge { .. }) {
-                            session.connection_lost();
-                        }
-                        return Err(e);
-                    }
+                let (header, body) = $read_frame(transport, rx)$($aw)*?;
+                let packet = match decode_body_from_server(&header, body) {
+                    Ok(Some(p)) => p,
+                    Ok(None) => return Err(ProtocolError::UnexpectedPacket(header.packet_type).into()),
+                    Err(e) => return Err(ClientError::Malformed(e)),
                 };
                 let ptype = packet.packet_type();
-                let (outcome, reply) = dispatch(session, callback, packet, now)?;
+                let (outcome, reply) = dispatch(session, callback, &packet, now)?;
                 if let Some(reply) = reply {
-                    Self::send_packet(transport, tx, &reply)$($aw)*.inspect_err(|_| session.connection_lost())?;
+                    Self::send_packet(transport, tx, &reply)$($aw)*?;
                 }
                 Ok((ptype, outcome))
             }
@@ -567,7 +575,7 @@ macro_rules! client {
                 tx: &mut [u8],
                 packet: &Packet<'_>,
             ) -> Result<(), ClientError<T::Error>> {
-                let (n, tail) = encode_for_send(tx, packet)?;
+                let (n, tail) = crate::io::encode_for_send(tx, packet)?;
                 transport.write_all(tx.get(..n).unwrap_or(&[]))$($aw)*.map_err(ClientError::Io)?;
                 if !tail.is_empty() {
                     transport.write_all(tail)$($aw)*.map_err(ClientError::Io)?;
