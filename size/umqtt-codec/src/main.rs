@@ -1,12 +1,21 @@
 //! Job (a) with umqtt: encode CONNECT, PUBLISH (QoS 1) and SUBSCRIBE into a slice; decode
 //! CONNACK, PUBLISH (QoS 1) and SUBACK from bytes read at run time.
+//!
+//! A client decodes with `decode_from_server`, which leaves out the parsers of packets only a
+//! client sends; with feature `general-decode` (package `size-umqtt-codec-any`) the job uses
+//! the general `decode` instead, so the report shows both.
 #![cfg_attr(target_os = "none", no_std, no_main)]
 
 use fw::opaque;
 use umqtt::{
     Connect, Delivery, Entries, Packet, PacketId, Publish, QoS, Status, SubAckReturnCode, Subscribe,
-    Subscription, TopicFilter, TopicName, decode_from_server,
+    Subscription, TopicFilter, TopicName,
 };
+
+#[cfg(feature = "general-decode")]
+use umqtt::decode;
+#[cfg(not(feature = "general-decode"))]
+use umqtt::decode_from_server as decode;
 
 static CONNACK: [u8; 4] = [0x20, 0x02, 0x00, 0x00];
 static PUBLISH: [u8; 15] = [
@@ -58,7 +67,7 @@ fn job() -> Result<u32, u32> {
     let mut rx = [0u8; 64];
 
     let n = fw::load(&CONNACK, &mut rx);
-    match decode_from_server(&rx[..n]) {
+    match decode(&rx[..n]) {
         Ok(Status::Complete((Packet::ConnAck(c), _))) => {
             acc += u32::from(c.code.as_u8()) + u32::from(c.session_present)
         }
@@ -66,7 +75,7 @@ fn job() -> Result<u32, u32> {
     }
 
     let n = fw::load(&PUBLISH, &mut rx);
-    match decode_from_server(&rx[..n]) {
+    match decode(&rx[..n]) {
         Ok(Status::Complete((Packet::Publish(p), _))) => {
             acc += (p.topic.as_str().len() + p.payload.len()) as u32;
             acc += p.delivery.packet_id().map_or(0, |id| u32::from(id.get()));
@@ -75,7 +84,7 @@ fn job() -> Result<u32, u32> {
     }
 
     let n = fw::load(&SUBACK, &mut rx);
-    match decode_from_server(&rx[..n]) {
+    match decode(&rx[..n]) {
         Ok(Status::Complete((Packet::SubAck(s), _))) => match s.codes.first() {
             Some(SubAckReturnCode::Success(q)) => acc += u32::from(q.as_u8()) + u32::from(s.packet_id.get()),
             _ => return Err(6),
