@@ -30,7 +30,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{BatchSize, Criterion, Throughput, criterion_group};
 use mqttbytes::v4 as mb;
 use umqtt::{
     Connect, Delivery, Entries, LastWill, Packet, PacketId, Publish, QoS, Status, Subscribe, Subscription,
@@ -567,4 +567,68 @@ criterion_group! {
     config = config();
     targets = benches
 }
-criterion_main!(codec);
+
+/// Instruction-count mode for `scripts/icount.sh`: with `ICOUNT=<workload>/<decode|encode>/<crate>`
+/// and `ICOUNT_N=<n>` set, runs that one operation `n` times on the same workload and exits,
+/// so `valgrind --tool=callgrind` can count the instructions of `n` runs (the script takes
+/// the difference of two `n` to cancel the setup). Otherwise this is the criterion bench.
+fn icount(spec: &str, n: usize) {
+    let p64 = [0x5au8; 64];
+    let p1k = [0xa5u8; 1024];
+    let p16k = vec![0x3cu8; 16 * 1024];
+    let subs = subscriptions();
+    let workloads = [
+        publish("publish_qos0_1B", b"1", Delivery::AtMostOnce),
+        publish("publish_qos1_64B", &p64, Delivery::AtLeastOnce(pid(PID))),
+        publish("publish_qos0_1KiB", &p1k, Delivery::AtMostOnce),
+        publish("publish_qos0_16KiB", &p16k, Delivery::AtMostOnce),
+        connect(),
+        subscribe(&subs),
+        pingreq(),
+        puback(),
+    ];
+    let mut parts = spec.split('/');
+    let (Some(name), Some(op), Some(krate)) = (parts.next(), parts.next(), parts.next()) else {
+        panic!("ICOUNT must be <workload>/<decode|encode>/<umqtt|mqttrs|mqttbytes>, got {spec}");
+    };
+    let w = workloads
+        .iter()
+        .find(|w| w.name == name)
+        .unwrap_or_else(|| panic!("unknown workload {name}"));
+    let bytes = canonical_bytes(w);
+    let mut out = vec![0u8; bytes.len() + 64];
+    let mut mbb = BytesMut::with_capacity(bytes.len() + 64);
+    let mut acc = 0usize;
+    for _ in 0..n {
+        acc += match (op, krate) {
+            ("decode", "umqtt") => decode_ours(black_box(&bytes)),
+            ("decode", "mqttrs") => decode_rs(black_box(&bytes)),
+            ("decode", "mqttbytes") => decode_mb(&mut BytesMut::from(&bytes[..])),
+            ("encode", "umqtt") => black_box(&w.ours)
+                .encode(black_box(&mut out[..]))
+                .expect("encodes"),
+            ("encode", "mqttrs") => {
+                mqttrs::encode_slice(black_box(&w.rs), black_box(&mut out[..])).expect("encodes")
+            }
+            ("encode", "mqttbytes") => {
+                mbb.clear();
+                black_box(&w.mb).write(black_box(&mut mbb)).expect("encodes")
+            }
+            _ => panic!("unknown operation {op}/{krate}"),
+        };
+    }
+    println!("{acc}");
+}
+
+fn main() {
+    if let Ok(spec) = std::env::var("ICOUNT") {
+        let n = std::env::var("ICOUNT_N")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1000);
+        icount(&spec, n);
+        return;
+    }
+    codec();
+    Criterion::default().configure_from_args().final_summary();
+}
