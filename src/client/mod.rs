@@ -54,9 +54,14 @@ use crate::packet::{
     Connect, Entries, LastWill, Packet, Publish, SubAckReturnCode, Subscribe, Subscription, Unsubscribe,
     decode_body_from_server,
 };
-use crate::session::{Phase, ProtocolError, Session, Verdict};
+use crate::session::{Ack, Phase, ProtocolError, Session, Verdict};
 use crate::topic::{TopicFilter, TopicName};
 use crate::types::{Delivery, PacketId, PacketType, QoS};
+
+/// PINGREQ, as sent.
+const PINGREQ: [u8; 2] = [0xc0, 0];
+/// DISCONNECT, as sent.
+const DISCONNECT: [u8; 2] = [0xe0, 0];
 
 /// Default keep-alive interval in seconds (mosquitto 2.0.12 and later refuse 0 by default).
 pub const DEFAULT_KEEP_ALIVE: u16 = 60;
@@ -109,7 +114,7 @@ fn dispatch<const N: usize, const S: usize>(
     callback: &mut Option<Callback<'_>>,
     packet: &Packet<'_>,
     now: u64,
-) -> Result<(Outcome, Option<Packet<'static>>), ProtocolError> {
+) -> Result<(Outcome, Option<Ack>), ProtocolError> {
     // The session's verdict refers to `packet`, so the message is never copied.
     let (verdict, reply) = session.judge_at(packet, now)?;
     let outcome = match (verdict, packet) {
@@ -327,8 +332,8 @@ macro_rules! client {
             /// # Errors
             /// Transport errors, or [`ClientError::Protocol`] when not connected.
             pub $($asyncness)* fn disconnect(&mut self) -> Result<(), ClientError<T::Error>> {
-                let packet = self.session.disconnect()?;
-                self.send(&packet)$($aw)*
+                self.session.disconnect()?;
+                self.send_bytes(&DISCONNECT)$($aw)*
             }
 
             /// Sends a PINGREQ; the PINGRESP is consumed by the next `wait_msg`/`check_msg`.
@@ -337,8 +342,8 @@ macro_rules! client {
             /// Transport errors, or [`ClientError::Protocol`] when not connected.
             pub $($asyncness)* fn ping(&mut self) -> Result<(), ClientError<T::Error>> {
                 let now = self.now();
-                let packet = self.session.ping(now)?;
-                self.send(&packet)$($aw)*
+                self.session.ping(now)?;
+                self.send_bytes(&PINGREQ)$($aw)*
             }
 
             /// Runs the keep-alive timer at `now_ms`: sends a PINGREQ if nothing was sent
@@ -373,7 +378,7 @@ macro_rules! client {
                 due: Result<Option<Packet<'static>>, ProtocolError>,
             ) -> Result<(), ClientError<T::Error>> {
                 match due {
-                    Ok(Some(packet)) => self.send(&packet)$($aw)*,
+                    Ok(Some(_)) => self.send_bytes(&PINGREQ)$($aw)*,
                     Ok(None) => Ok(()),
                     Err(e) => {
                         self.session.connection_lost();
@@ -535,7 +540,7 @@ macro_rules! client {
             /// `process_one` without ending the connection on errors.
             $($asyncness)* fn receive(&mut self) -> Result<(PacketType, Outcome), ClientError<T::Error>> {
                 let now = self.now();
-                let Self { transport, rx, tx, session, callback, .. } = self;
+                let Self { transport, rx, session, callback, .. } = self;
                 // Only the packets a server sends are parsed; the others are protocol errors.
                 let (header, body) = $read_frame(transport, rx)$($aw)*?;
                 let packet = match decode_body_from_server(&header, body) {
@@ -546,7 +551,7 @@ macro_rules! client {
                 let ptype = packet.packet_type();
                 let (outcome, reply) = dispatch(session, callback, &packet, now)?;
                 if let Some(reply) = reply {
-                    Self::send_packet(transport, tx, &reply)$($aw)*?;
+                    Self::write_parts(transport, &reply.bytes(), &[])$($aw)*?;
                 }
                 Ok((ptype, outcome))
             }
@@ -570,13 +575,28 @@ macro_rules! client {
                 result
             }
 
+            /// Sends `bytes`, a whole packet; a failed write ends the connection for the
+            /// session.
+            $($asyncness)* fn send_bytes(&mut self, bytes: &[u8]) -> Result<(), ClientError<T::Error>> {
+                let result = Self::write_parts(&mut self.transport, bytes, &[])$($aw)*;
+                if result.is_err() {
+                    self.session.connection_lost();
+                }
+                result
+            }
+
             $($asyncness)* fn send_packet(
                 transport: &mut T,
                 tx: &mut [u8],
                 packet: &Packet<'_>,
             ) -> Result<(), ClientError<T::Error>> {
                 let (n, tail) = crate::io::encode_for_send(tx, packet)?;
-                transport.write_all(tx.get(..n).unwrap_or(&[]))$($aw)*.map_err(ClientError::Io)?;
+                Self::write_parts(transport, tx.get(..n).unwrap_or(&[]), tail)$($aw)*
+            }
+
+            /// Writes `head`, then `tail` unless it is empty, and flushes.
+            $($asyncness)* fn write_parts(transport: &mut T, head: &[u8], tail: &[u8]) -> Result<(), ClientError<T::Error>> {
+                transport.write_all(head)$($aw)*.map_err(ClientError::Io)?;
                 if !tail.is_empty() {
                     transport.write_all(tail)$($aw)*.map_err(ClientError::Io)?;
                 }

@@ -110,6 +110,37 @@ pub(crate) enum Verdict {
     Quiet,
 }
 
+/// An acknowledgement the session asks to send: PUBACK, PUBREC, PUBREL or PUBCOMP, all
+/// four bytes long. Smaller than a [`Packet`], and written without the encoder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Ack {
+    /// The first byte: packet type and flags (0x40, 0x50, 0x62 or 0x70).
+    byte0: u8,
+    id: PacketId,
+}
+
+impl Ack {
+    const fn new(byte0: u8, id: PacketId) -> Self {
+        Self { byte0, id }
+    }
+
+    /// The encoded packet.
+    pub(crate) const fn bytes(self) -> [u8; 4] {
+        let [hi, lo] = self.id.get().to_be_bytes();
+        [self.byte0, 2, hi, lo]
+    }
+
+    /// The same acknowledgement as a [`Packet`].
+    const fn packet(self) -> Packet<'static> {
+        match self.byte0 {
+            0x40 => Packet::PubAck(self.id),
+            0x50 => Packet::PubRec(self.id),
+            0x62 => Packet::PubRel(self.id),
+            _ => Packet::PubComp(self.id),
+        }
+    }
+}
+
 /// The acknowledgement an outgoing packet is waiting for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Await {
@@ -609,7 +640,10 @@ impl<const N: usize, const S: usize> Session<N, S> {
             (Verdict::Pong, _) => Some(Event::Pong),
             _ => None,
         };
-        Ok(Incoming { event, reply })
+        Ok(Incoming {
+            event,
+            reply: reply.map(Ack::packet),
+        })
     }
 
     /// [`handle_packet`](Self::handle_packet) for a driver that keeps the packet: what it
@@ -619,7 +653,7 @@ impl<const N: usize, const S: usize> Session<N, S> {
         &mut self,
         packet: &Packet<'_>,
         now: u64,
-    ) -> Result<(Verdict, Option<Packet<'static>>), ProtocolError> {
+    ) -> Result<(Verdict, Option<Ack>), ProtocolError> {
         let judged = self.judge(packet)?;
         // Every acknowledgement the session asks for is sent straight away.
         if judged.1.is_some() {
@@ -631,7 +665,7 @@ impl<const N: usize, const S: usize> Session<N, S> {
     /// [`handle_packet`](Self::handle_packet) without the send time. Kept out of line: a
     /// driver inlining it into its receive path grows by about 100 bytes on Cortex-M.
     #[inline(never)]
-    fn judge(&mut self, packet: &Packet<'_>) -> Result<(Verdict, Option<Packet<'static>>), ProtocolError> {
+    fn judge(&mut self, packet: &Packet<'_>) -> Result<(Verdict, Option<Ack>), ProtocolError> {
         let ptype = packet.packet_type();
         let unexpected = Err(ProtocolError::UnexpectedPacket(ptype));
         if self.phase == Phase::Connecting {
@@ -665,7 +699,7 @@ impl<const N: usize, const S: usize> Session<N, S> {
                 // [MQTT-4.3.3-2] release the id; answer PUBCOMP even if it is unknown (the
                 // PUBCOMP may have been lost before a reconnect).
                 self.incoming_qos2.retain(|&x| x != id);
-                return Ok((Verdict::Quiet, Some(Packet::PubComp(id))));
+                return Ok((Verdict::Quiet, Some(Ack::new(0x70, id))));
             }
             Packet::PingResp => {
                 self.ping_sent = None;
@@ -694,10 +728,10 @@ impl<const N: usize, const S: usize> Session<N, S> {
                     p.awaiting = Await::PubComp;
                 }
                 self.release(at, len);
-                return Ok((Verdict::Quiet, Some(Packet::PubRel(id))));
+                return Ok((Verdict::Quiet, Some(Ack::new(0x62, id))));
             }
             // A repeated PUBREC (after a resend) gets the PUBREL again.
-            (Packet::PubRec(_), Await::PubComp) => return Ok((Verdict::Quiet, Some(Packet::PubRel(id)))),
+            (Packet::PubRec(_), Await::PubComp) => return Ok((Verdict::Quiet, Some(Ack::new(0x62, id)))),
             (Packet::SubAck(ack), Await::SubAck { count }) => {
                 if ack.codes.len() != count {
                     return Err(ProtocolError::SubAckCountMismatch {
@@ -716,10 +750,10 @@ impl<const N: usize, const S: usize> Session<N, S> {
 
     /// [MQTT-3.3.4-1], [MQTT-4.3.2-2], [MQTT-4.3.3-2], [MQTT-4.5.0-2]: acknowledge per QoS,
     /// whether or not the application wants the message; deliver a QoS 2 message once.
-    fn handle_publish(&mut self, p: &Publish<'_>) -> (Verdict, Option<Packet<'static>>) {
+    fn handle_publish(&mut self, p: &Publish<'_>) -> (Verdict, Option<Ack>) {
         match p.delivery {
             Delivery::AtMostOnce => (Verdict::Message, None),
-            Delivery::AtLeastOnce(id) => (Verdict::Message, Some(Packet::PubAck(id))),
+            Delivery::AtLeastOnce(id) => (Verdict::Message, Some(Ack::new(0x40, id))),
             Delivery::ExactlyOnce(id) => {
                 let first = !self.incoming_qos2.contains(&id);
                 if first && self.incoming_qos2.push(id).is_err() {
@@ -730,7 +764,7 @@ impl<const N: usize, const S: usize> Session<N, S> {
                     return (Verdict::Quiet, None);
                 }
                 let verdict = if first { Verdict::Message } else { Verdict::Quiet };
-                (verdict, Some(Packet::PubRec(id)))
+                (verdict, Some(Ack::new(0x50, id)))
             }
         }
     }
