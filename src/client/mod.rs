@@ -54,9 +54,12 @@ use crate::packet::{
     Connect, Entries, LastWill, Packet, Publish, SubAckReturnCode, Subscribe, Subscription, Unsubscribe,
     decode_body_from_server,
 };
-use crate::session::{Ack, Phase, ProtocolError, Session, Verdict};
+use crate::session::{Ack, Await, Phase, ProtocolError, Session, Verdict};
 use crate::topic::{TopicFilter, TopicName};
 use crate::types::{Delivery, PacketId, PacketType, QoS};
+
+/// The detail byte of a SUBACK whose first code refuses the subscription.
+const REFUSED: u8 = 0x80;
 
 /// PINGREQ, as sent.
 const PINGREQ: [u8; 2] = [0xc0, 0];
@@ -96,15 +99,10 @@ enum Callback<'b> {
     Full(&'b mut dyn FnMut(&Publish<'_>)),
 }
 
-/// What one processed packet meant, without borrowing the receive buffer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Outcome {
-    Connected(bool),
-    Published(PacketId),
-    Subscribed(PacketId, Option<SubAckReturnCode>),
-    Unsubscribed(PacketId),
-    Other,
-}
+/// What one processed packet meant, without borrowing the receive buffer: the session's
+/// verdict, and a detail byte (Session Present for a CONNACK, the first return code for a
+/// SUBACK: the granted QoS or 0x80).
+type Outcome = (Verdict, u8);
 
 /// Lets the session judge one incoming packet and hands a message to the callback.
 /// Returns what happened and the acknowledgement to send. Any error means the connection
@@ -117,22 +115,23 @@ fn dispatch<const N: usize, const S: usize>(
 ) -> Result<(Outcome, Option<Ack>), ProtocolError> {
     // The session's verdict refers to `packet`, so the message is never copied.
     let (verdict, reply) = session.judge_at(packet, now)?;
-    let outcome = match (verdict, packet) {
+    let detail = match (verdict, packet) {
         (Verdict::Message, Packet::Publish(publish)) => {
             match callback {
                 Some(Callback::Simple(cb)) => cb(publish.topic.as_str(), publish.payload),
                 Some(Callback::Full(cb)) => cb(publish),
                 None => {}
             }
-            Outcome::Other
+            0
         }
-        (Verdict::Connected(session_present), _) => Outcome::Connected(session_present),
-        (Verdict::Published(id), _) => Outcome::Published(id),
-        (Verdict::Subscribed(id), Packet::SubAck(ack)) => Outcome::Subscribed(id, ack.codes.first()),
-        (Verdict::Unsubscribed(id), _) => Outcome::Unsubscribed(id),
-        _ => Outcome::Other,
+        (_, Packet::ConnAck(ack)) => u8::from(ack.session_present),
+        (_, Packet::SubAck(ack)) => match ack.codes.first() {
+            Some(SubAckReturnCode::Success(granted)) => granted.as_u8(),
+            _ => REFUSED,
+        },
+        _ => 0,
     };
-    Ok((outcome, reply))
+    Ok(((verdict, detail), reply))
 }
 
 /// Generates a client type: once blocking over `embedded_io`, once async over
@@ -297,12 +296,7 @@ macro_rules! client {
                 // The session hands back this same CONNECT; sending `packet` saves a copy.
                 self.session.connect(connect, now)?;
                 self.used = true;
-                self.send(&packet)$($aw)*?;
-                let session_present = loop {
-                    if let Outcome::Connected(sp) = self.next_outcome()$($aw)*?.1 {
-                        break sp;
-                    }
-                };
+                let session_present = self.exchange(&packet, Some(Verdict::Connected))$($aw)*? != 0;
                 // [MQTT-4.4.0-1] re-send what the session still owes the server.
                 let now = self.now();
                 let Self { transport, tx, session, .. } = self;
@@ -408,11 +402,8 @@ macro_rules! client {
                 self.check_fits(&Packet::Publish(probe))?;
                 let now = self.now();
                 let publish = self.session.publish(topic, msg, qos, retain, now)?;
-                self.send(&Packet::Publish(publish))$($aw)*?;
-                if let Some(id) = publish.delivery.packet_id() {
-                    while self.next_outcome()$($aw)*?.1 != Outcome::Published(id) {}
-                }
-                Ok(())
+                let want = publish.delivery.packet_id().map(Verdict::Published);
+                self.exchange(&Packet::Publish(publish), want)$($aw)*.map(|_| ())
             }
 
             /// Processes incoming packets until every outgoing QoS 1/2 message is fully
@@ -471,21 +462,10 @@ macro_rules! client {
                 }];
                 self.check_fits(&Packet::Subscribe(Subscribe { packet_id: PacketId::MIN, topics: Entries::new(&topics) }))?;
                 let now = self.now();
-                let packet = self.session.subscribe(&topics, now)?;
-                self.send(&packet)$($aw)*?;
-                let Packet::Subscribe(sub) = packet else {
-                    return Err(ProtocolError::UnexpectedPacket(packet.packet_type()).into());
-                };
-                loop {
-                    if let Outcome::Subscribed(id, code) = self.next_outcome()$($aw)*?.1
-                        && id == sub.packet_id
-                    {
-                        return match code {
-                            Some(SubAckReturnCode::Success(granted)) => Ok(granted),
-                            _ => Err(ClientError::SubscribeRefused),
-                        };
-                    }
-                }
+                let packet_id = self.session.start_request(topics.len(), Await::SubAck { count: 1 }, now)?;
+                let packet = Packet::Subscribe(Subscribe { packet_id, topics: Entries::new(&topics) });
+                let code = self.exchange(&packet, Some(Verdict::Subscribed(packet_id)))$($aw)*?;
+                QoS::from_u8(code).ok_or(ClientError::SubscribeRefused)
             }
 
             /// Removes the subscription for `topic` and waits for the UNSUBACK.
@@ -496,12 +476,9 @@ macro_rules! client {
                 let topics = [TopicFilter::new(topic)?];
                 self.check_fits(&Packet::Unsubscribe(Unsubscribe { packet_id: PacketId::MIN, topics: Entries::new(&topics) }))?;
                 let now = self.now();
-                let packet = self.session.unsubscribe(&topics, now)?;
-                self.send(&packet)$($aw)*?;
-                if let Packet::Unsubscribe(unsub) = packet {
-                    while self.next_outcome()$($aw)*?.1 != Outcome::Unsubscribed(unsub.packet_id) {}
-                }
-                Ok(())
+                let packet_id = self.session.start_request(topics.len(), Await::UnsubAck, now)?;
+                let packet = Packet::Unsubscribe(Unsubscribe { packet_id, topics: Entries::new(&topics) });
+                self.exchange(&packet, Some(Verdict::Unsubscribed(packet_id)))$($aw)*.map(|_| ())
             }
 
             /// Waits for one packet and processes it: a message goes to the callback (and is
@@ -512,6 +489,21 @@ macro_rules! client {
             /// Transport, malformed-packet and protocol errors.
             pub $($asyncness)* fn wait_msg(&mut self) -> Result<PacketType, ClientError<T::Error>> {
                 Ok(self.next_outcome()$($aw)*?.0)
+            }
+
+            /// Sends `packet`, then, when `want` is set, processes incoming packets until one
+            /// gets that verdict; returns its detail byte (see [`Outcome`]).
+            $($asyncness)* fn exchange(&mut self, packet: &Packet<'_>, want: Option<Verdict>) -> Result<u8, ClientError<T::Error>> {
+                self.send(packet)$($aw)*?;
+                if let Some(want) = want {
+                    loop {
+                        let (verdict, detail) = self.next_outcome()$($aw)*?.1;
+                        if verdict == want {
+                            return Ok(detail);
+                        }
+                    }
+                }
+                Ok(0)
             }
 
             /// Runs the timers, then processes one packet: `wait_msg`, and the wait step of

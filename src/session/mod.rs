@@ -96,8 +96,8 @@ pub struct Incoming<'p> {
 pub(crate) enum Verdict {
     /// Deliver the PUBLISH.
     Message,
-    /// [`Event::Connected`].
-    Connected(bool),
+    /// [`Event::Connected`], with Session Present read from the CONNACK.
+    Connected,
     /// [`Event::Published`].
     Published(PacketId),
     /// [`Event::Subscribed`], with the codes of the SUBACK.
@@ -143,7 +143,7 @@ impl Ack {
 
 /// The acknowledgement an outgoing packet is waiting for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Await {
+pub(crate) enum Await {
     /// QoS 1 PUBLISH stored at `store[at..at + len]`, waiting for PUBACK.
     PubAck { at: usize, len: usize },
     /// QoS 2 PUBLISH stored at `store[at..at + len]`, waiting for PUBREC.
@@ -489,7 +489,7 @@ impl<const N: usize, const S: usize> Session<N, S> {
 
     /// The common part of SUBSCRIBE and UNSUBSCRIBE: checks, allocates an identifier and
     /// records the acknowledgement expected for a request with `entries` entries.
-    fn start_request(
+    pub(crate) fn start_request(
         &mut self,
         entries: usize,
         awaiting: Await,
@@ -634,7 +634,9 @@ impl<const N: usize, const S: usize> Session<N, S> {
                 packet_id,
                 codes: ack.codes,
             }),
-            (Verdict::Connected(session_present), _) => Some(Event::Connected { session_present }),
+            (Verdict::Connected, Packet::ConnAck(ack)) => Some(Event::Connected {
+                session_present: ack.session_present,
+            }),
             (Verdict::Published(id), _) => Some(Event::Published(id)),
             (Verdict::Unsubscribed(id), _) => Some(Event::Unsubscribed(id)),
             (Verdict::Pong, _) => Some(Event::Pong),
@@ -687,7 +689,7 @@ impl<const N: usize, const S: usize> Session<N, S> {
             }
             self.qos2_deferred = false;
             self.phase = Phase::Connected;
-            return Ok((Verdict::Connected(ack.session_present), None));
+            return Ok((Verdict::Connected, None));
         }
         if self.phase != Phase::Connected {
             return unexpected;
