@@ -540,8 +540,15 @@ impl<const N: usize, const S: usize> Session<N, S> {
     pub fn connection_lost(&mut self) {
         self.phase = Phase::Disconnected;
         self.ping_sent = None;
-        self.pending
-            .retain(|p| !matches!(p.awaiting, Await::SubAck { .. } | Await::UnsubAck));
+        // `remove` keeps the order (re-sending needs it); smaller than heapless' `retain`.
+        let mut i = 0;
+        while let Some(p) = self.pending.get(i) {
+            if matches!(p.awaiting, Await::SubAck { .. } | Await::UnsubAck) {
+                self.remove(i);
+            } else {
+                i += 1;
+            }
+        }
     }
 
     /// Packets to re-send after a resumed connection, in their original order
@@ -700,7 +707,14 @@ impl<const N: usize, const S: usize> Session<N, S> {
             Packet::PubRel(id) => {
                 // [MQTT-4.3.3-2] release the id; answer PUBCOMP even if it is unknown (the
                 // PUBCOMP may have been lost before a reconnect).
-                self.incoming_qos2.retain(|&x| x != id);
+                // The ids are distinct and their order does not matter: the last one takes
+                // the place of the released one.
+                if let Some(i) = self.incoming_qos2.iter().position(|&x| x == id)
+                    && let Some(last) = self.incoming_qos2.pop()
+                    && let Some(slot) = self.incoming_qos2.get_mut(i)
+                {
+                    *slot = last;
+                }
                 return Ok((Verdict::Quiet, Some(Ack::new(0x70, id))));
             }
             Packet::PingResp => {
