@@ -294,21 +294,25 @@ macro_rules! client {
                 let packet = Packet::Connect(connect);
                 self.check_fits(&packet)?;
                 // The session hands back this same CONNECT; sending `packet` saves a copy.
-                self.session.connect(connect, now)?;
+                // `check_fits` ran the encoder's checks, so the session need not repeat them.
+                self.session.start_connect(&connect, now)?;
                 self.used = true;
                 let session_present = self.exchange(&packet, Some(Verdict::Connected))$($aw)*? != 0;
                 // [MQTT-4.4.0-1] re-send what the session still owes the server.
                 let now = self.now();
+                // A clean session has nothing to re-send or mark (`Session::connect` dropped
+                // it all); skipping the loops lets firmware that only connects clean leave
+                // them out.
+                if clean_session {
+                    self.session.mark_sent(now);
+                    return Ok(session_present);
+                }
                 let Self { transport, tx, session, .. } = self;
                 let mut result = Ok(());
-                // A clean session has nothing to re-send (`Session::connect` dropped it all);
-                // skipping the loop lets firmware that only connects clean leave it out.
-                if !clean_session {
-                    for packet in session.resend() {
-                        result = Self::send_packet(transport, tx, &packet)$($aw)*;
-                        if result.is_err() {
-                            break;
-                        }
+                for packet in session.resend() {
+                    result = Self::send_packet(transport, tx, &packet)$($aw)*;
+                    if result.is_err() {
+                        break;
                     }
                 }
                 // Marked sent even when a write failed part way: a copy may have reached

@@ -291,6 +291,16 @@ impl<const N: usize, const S: usize> Session<N, S> {
         }
         // A CONNECT the encoder would refuse changes nothing.
         connect.validate()?;
+        self.start_connect(&connect, now)?;
+        Ok(Packet::Connect(connect))
+    }
+
+    /// [`connect`](Self::connect) for a driver that has already run the encoder's checks on
+    /// `connect`.
+    pub(crate) fn start_connect(&mut self, connect: &Connect<'_>, now: u64) -> Result<(), ProtocolError> {
+        if self.phase != Phase::Disconnected {
+            return Err(ProtocolError::AlreadyConnected);
+        }
         if connect.clean_session {
             self.pending.clear();
             self.store.clear();
@@ -302,7 +312,7 @@ impl<const N: usize, const S: usize> Session<N, S> {
         self.connect_sent = now;
         self.ping_sent = None;
         self.mark_sent(now);
-        Ok(Packet::Connect(connect))
+        Ok(())
     }
 
     fn require_connected(&self) -> Result<(), ProtocolError> {
