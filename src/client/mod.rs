@@ -403,9 +403,10 @@ macro_rules! client {
                 // Refuse before the session records anything ([`ClientError::Encode`] means
                 // nothing was sent and nothing is pending).
                 let probe = Publish::new(topic, msg, Delivery::new(qos, Some(PacketId::MIN)).unwrap_or(Delivery::AtMostOnce), retain);
-                self.check_fits(&Packet::Publish(probe))?;
+                let head = self.check_fits(&Packet::Publish(probe))?;
                 let now = self.now();
-                let publish = self.session.publish(topic, msg, qos, retain, now)?;
+                // The head and the payload are the whole packet the session stores.
+                let publish = self.session.publish_len(topic, msg, qos, retain, now, head + msg.len())?;
                 let want = publish.delivery.packet_id().map(Verdict::Published);
                 self.exchange(&Packet::Publish(publish), want)$($aw)*.map(|_| ())
             }
@@ -554,12 +555,13 @@ macro_rules! client {
 
             /// Checks that `packet` can be sent from `tx` (everything but a PUBLISH payload
             /// must fit) before the session is asked to record it.
-            fn check_fits(&self, packet: &Packet<'_>) -> Result<(), ClientError<T::Error>> {
+            /// Returns the length of that part.
+            fn check_fits(&self, packet: &Packet<'_>) -> Result<usize, ClientError<T::Error>> {
                 let head = packet.head_len()?;
                 if head > self.tx.len() {
                     return Err(EncodeError::BufferTooSmall { needed: head }.into());
                 }
-                Ok(())
+                Ok(head)
             }
 
             /// Sends `packet`; a failed write ends the connection for the session.

@@ -355,11 +355,26 @@ impl<const N: usize, const S: usize> Session<N, S> {
         retain: bool,
         now: u64,
     ) -> Result<Publish<'p>, ProtocolError> {
+        let len = Self::stored_len(topic, payload, retain);
+        self.publish_len(topic, payload, qos, retain, now, len)
+    }
+
+    /// [`publish`](Self::publish) for a driver that knows `len`, the encoded length of the
+    /// PUBLISH with a packet identifier.
+    pub(crate) fn publish_len<'p>(
+        &mut self,
+        topic: TopicName<'p>,
+        payload: &'p [u8],
+        qos: QoS,
+        retain: bool,
+        now: u64,
+        len: usize,
+    ) -> Result<Publish<'p>, ProtocolError> {
         self.require_connected()?;
         let delivery = match qos {
             QoS::AtMostOnce => Delivery::AtMostOnce,
             QoS::AtLeastOnce | QoS::ExactlyOnce => {
-                let id = self.queue(topic, payload, qos, retain, true)?;
+                let id = self.queue(topic, payload, qos, retain, true, len)?;
                 Delivery::new(qos, Some(id)).unwrap_or(Delivery::AtMostOnce)
             }
         };
@@ -384,11 +399,19 @@ impl<const N: usize, const S: usize> Session<N, S> {
         qos: QoS,
         retain: bool,
     ) -> Result<PacketId, ProtocolError> {
-        self.queue(topic, payload, qos, retain, false)
+        let len = Self::stored_len(topic, payload, retain);
+        self.queue(topic, payload, qos, retain, false, len)
+    }
+
+    /// The encoded length of a QoS 1/2 PUBLISH (the identifier changes bytes, never the
+    /// length).
+    fn stored_len(topic: TopicName<'_>, payload: &[u8], retain: bool) -> usize {
+        let probe = Publish::new(topic, payload, Delivery::AtLeastOnce(PacketId::MIN), retain);
+        Packet::Publish(probe).encoded_len()
     }
 
     /// [`queue_publish`](Self::queue_publish), recording at once whether the message is
-    /// being sent now.
+    /// being sent now; `len` is its [`stored_len`](Self::stored_len).
     fn queue(
         &mut self,
         topic: TopicName<'_>,
@@ -396,14 +419,12 @@ impl<const N: usize, const S: usize> Session<N, S> {
         qos: QoS,
         retain: bool,
         sent: bool,
+        len: usize,
     ) -> Result<PacketId, ProtocolError> {
         if qos == QoS::AtMostOnce {
             return Err(ProtocolError::NotQueueable);
         }
-        // Check the store before taking an id, so a refusal leaves the session as it was
-        // (the id only changes bytes, never the length).
-        let probe = Publish::new(topic, payload, Delivery::AtLeastOnce(PacketId::MIN), retain);
-        let len = Packet::Publish(probe).encoded_len();
+        // Check the store before taking an id, so a refusal leaves the session as it was.
         if len > S - self.store.len() {
             return Err(ProtocolError::StoreFull { needed: len });
         }
