@@ -354,8 +354,8 @@ macro_rules! client {
                 if self.clock.is_none() {
                     self.last_now = now_ms;
                 }
-                let due = self.session.handle_timeout(now_ms);
-                let sent = matches!(due, Ok(Some(_)));
+                let due = self.session.run_timers(now_ms);
+                let sent = matches!(due, Ok(true));
                 self.act_on_timeout(due)$($aw)*.map(|()| sent)
             }
 
@@ -365,7 +365,7 @@ macro_rules! client {
                     return Ok(());
                 }
                 let now = self.now();
-                let due = self.session.handle_timeout(now);
+                let due = self.session.run_timers(now);
                 self.act_on_timeout(due)$($aw)*
             }
 
@@ -373,11 +373,11 @@ macro_rules! client {
             /// server stopped answering.
             $($asyncness)* fn act_on_timeout(
                 &mut self,
-                due: Result<Option<Packet<'static>>, ProtocolError>,
+                due: Result<bool, ProtocolError>,
             ) -> Result<(), ClientError<T::Error>> {
                 match due {
-                    Ok(Some(_)) => self.send_bytes(&PINGREQ)$($aw)*,
-                    Ok(None) => Ok(()),
+                    Ok(true) => self.send_bytes(&PINGREQ)$($aw)*,
+                    Ok(false) => Ok(()),
                     Err(e) => {
                         self.session.connection_lost();
                         Err(e.into())

@@ -849,24 +849,29 @@ impl<const N: usize, const S: usize> Session<N, S> {
     /// [`ProtocolError::ConnAckTimeout`] or [`ProtocolError::PingTimeout`] when the server
     /// has not answered within the response timeout: close the connection.
     pub fn handle_timeout(&mut self, now: u64) -> Result<Option<Packet<'static>>, ProtocolError> {
-        match self.phase {
-            Phase::Disconnected => Ok(None),
-            Phase::Connecting if now >= self.connect_sent.saturating_add(self.response_timeout_ms) => {
-                Err(ProtocolError::ConnAckTimeout)
-            }
-            Phase::Connecting => Ok(None),
-            Phase::Connected => {
-                if self
-                    .ping_sent
-                    .is_some_and(|t| now >= t.saturating_add(self.response_timeout_ms))
-                {
-                    return Err(ProtocolError::PingTimeout);
-                }
-                if self.keep_alive_deadline().is_some_and(|due| now >= due) {
-                    return self.ping(now).map(Some);
-                }
-                Ok(None)
-            }
+        Ok(self.run_timers(now)?.then_some(Packet::PingReq))
+    }
+
+    /// [`handle_timeout`](Self::handle_timeout) for a driver that sends the PINGREQ itself:
+    /// returns whether one is due (and recorded as sent).
+    pub(crate) fn run_timers(&mut self, now: u64) -> Result<bool, ProtocolError> {
+        // The response timer: CONNACK while connecting, PINGRESP once connected.
+        let waiting_since = match self.phase {
+            Phase::Disconnected => return Ok(false),
+            Phase::Connecting => Some(self.connect_sent),
+            Phase::Connected => self.ping_sent,
+        };
+        if waiting_since.is_some_and(|t| now >= t.saturating_add(self.response_timeout_ms)) {
+            return Err(if self.phase == Phase::Connecting {
+                ProtocolError::ConnAckTimeout
+            } else {
+                ProtocolError::PingTimeout
+            });
         }
+        if self.phase == Phase::Connected && self.keep_alive_deadline().is_some_and(|due| now >= due) {
+            self.ping(now)?;
+            return Ok(true);
+        }
+        Ok(false)
     }
 }
