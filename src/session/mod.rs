@@ -178,10 +178,11 @@ pub struct Session<const N: usize = 8, const S: usize = 1024> {
     // `new` zeroes, so that no run of zeroes is long enough to become a `memclr` call
     // (about 170 bytes of flash on Cortex-M when nothing else needs that variant).
     last_sent: u64,
-    connect_sent: u64,
     response_timeout_ms: u64,
     keep_alive_ms: u64,
-    ping_sent: Option<u64>,
+    /// When the request now awaiting its response was sent: the CONNECT while connecting,
+    /// an unanswered PINGREQ once connected (the two never overlap).
+    waiting_since: Option<u64>,
     phase: Phase,
     clean_session: bool,
     next_id: PacketId,
@@ -210,8 +211,7 @@ impl<const N: usize, const S: usize> Session<N, S> {
             store: Vec::new(),
             incoming_qos2: Vec::new(),
             last_sent: 0,
-            connect_sent: 0,
-            ping_sent: None,
+            waiting_since: None,
             qos2_deferred: false,
         }
     }
@@ -309,8 +309,7 @@ impl<const N: usize, const S: usize> Session<N, S> {
         self.clean_session = connect.clean_session;
         self.keep_alive_ms = u64::from(connect.keep_alive) * 1000;
         self.phase = Phase::Connecting;
-        self.connect_sent = now;
-        self.ping_sent = None;
+        self.waiting_since = Some(now);
         self.mark_sent(now);
         Ok(())
     }
@@ -547,8 +546,8 @@ impl<const N: usize, const S: usize> Session<N, S> {
     /// [`ProtocolError::NotConnected`].
     pub fn ping(&mut self, now: u64) -> Result<Packet<'static>, ProtocolError> {
         self.require_connected()?;
-        if self.ping_sent.is_none() {
-            self.ping_sent = Some(now);
+        if self.waiting_since.is_none() {
+            self.waiting_since = Some(now);
         }
         self.mark_sent(now);
         Ok(Packet::PingReq)
@@ -570,7 +569,7 @@ impl<const N: usize, const S: usize> Session<N, S> {
     /// `clean_session = false` reconnect.
     pub fn connection_lost(&mut self) {
         self.phase = Phase::Disconnected;
-        self.ping_sent = None;
+        self.waiting_since = None;
         // `remove` keeps the order (re-sending needs it); smaller than heapless' `retain`.
         let mut i = 0;
         while let Some(p) = self.pending.get(i) {
@@ -727,6 +726,8 @@ impl<const N: usize, const S: usize> Session<N, S> {
             }
             self.qos2_deferred = false;
             self.phase = Phase::Connected;
+            // The CONNECT is answered; no PINGREQ is out yet.
+            self.waiting_since = None;
             return Ok((Verdict::Connected, None));
         }
         if self.phase != Phase::Connected {
@@ -749,7 +750,7 @@ impl<const N: usize, const S: usize> Session<N, S> {
                 return Ok((Verdict::Quiet, Some(Ack::new(0x70, id))));
             }
             Packet::PingResp => {
-                self.ping_sent = None;
+                self.waiting_since = None;
                 return Ok((Verdict::Pong, None));
             }
             Packet::PubAck(id) | Packet::PubRec(id) | Packet::PubComp(id) | Packet::UnsubAck(id) => id,
@@ -821,10 +822,14 @@ impl<const N: usize, const S: usize> Session<N, S> {
     pub fn poll_timeout(&self) -> Option<u64> {
         match self.phase {
             Phase::Disconnected => None,
-            Phase::Connecting => Some(self.connect_sent.saturating_add(self.response_timeout_ms)),
+            Phase::Connecting => self
+                .waiting_since
+                .map(|t| t.saturating_add(self.response_timeout_ms)),
             Phase::Connected => {
                 let ping = self.keep_alive_deadline();
-                let pong = self.ping_sent.map(|t| t.saturating_add(self.response_timeout_ms));
+                let pong = self
+                    .waiting_since
+                    .map(|t| t.saturating_add(self.response_timeout_ms));
                 match (ping, pong) {
                     (Some(a), Some(b)) => Some(a.min(b)),
                     (a, b) => a.or(b),
@@ -856,12 +861,13 @@ impl<const N: usize, const S: usize> Session<N, S> {
     /// returns whether one is due (and recorded as sent).
     pub(crate) fn run_timers(&mut self, now: u64) -> Result<bool, ProtocolError> {
         // The response timer: CONNACK while connecting, PINGRESP once connected.
-        let waiting_since = match self.phase {
-            Phase::Disconnected => return Ok(false),
-            Phase::Connecting => Some(self.connect_sent),
-            Phase::Connected => self.ping_sent,
-        };
-        if waiting_since.is_some_and(|t| now >= t.saturating_add(self.response_timeout_ms)) {
+        if self.phase == Phase::Disconnected {
+            return Ok(false);
+        }
+        if self
+            .waiting_since
+            .is_some_and(|t| now >= t.saturating_add(self.response_timeout_ms))
+        {
             return Err(if self.phase == Phase::Connecting {
                 ProtocolError::ConnAckTimeout
             } else {
