@@ -539,7 +539,8 @@ macro_rules! client {
                 let now = self.now();
                 let Self { transport, rx, session, callback, .. } = self;
                 // Only the packets a server sends are parsed; the others are protocol errors.
-                let (header, body) = $read_frame(transport, rx)$($aw)*?;
+                let frame: Result<_, ClientError<T::Error>> = $read_frame(transport, rx)$($aw)*;
+                let (header, body) = frame?;
                 let packet = match decode_body_from_server(&header, body) {
                     Ok(Some(p)) => p,
                     Ok(None) => return Err(ProtocolError::UnexpectedPacket(header.packet_type).into()),
