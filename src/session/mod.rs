@@ -324,7 +324,8 @@ impl<const N: usize, const S: usize> Session<N, S> {
 
     /// Allocates a packet identifier not currently in use ([MQTT-2.3.1-2]), wrapping from
     /// 65535 to 1.
-    fn allocate_id(&mut self) -> Result<PacketId, ProtocolError> {
+    /// and records it as awaiting `awaiting`.
+    fn add_pending(&mut self, awaiting: Await, sent: bool) -> Result<PacketId, ProtocolError> {
         if self.pending.is_full() {
             return Err(ProtocolError::InflightFull);
         }
@@ -333,6 +334,8 @@ impl<const N: usize, const S: usize> Session<N, S> {
             let id = self.next_id;
             self.next_id = id.next();
             if !self.is_pending(id) {
+                // Cannot fail: the table has room.
+                let _ = self.pending.push(Pending { id, awaiting, sent });
                 return Ok(id);
             }
         }
@@ -427,27 +430,25 @@ impl<const N: usize, const S: usize> Session<N, S> {
         if len > S - self.store.len() {
             return Err(ProtocolError::StoreFull { needed: len });
         }
-        let id = self.allocate_id()?;
-        let delivery = Delivery::new(qos, Some(id)).unwrap_or(Delivery::AtMostOnce);
         let at = self.store.len();
+        let awaiting = match qos {
+            QoS::AtLeastOnce => Await::PubAck { at, len },
+            _ => Await::PubRec { at, len },
+        };
+        let id = self.add_pending(awaiting, sent)?;
+        let delivery = Delivery::new(qos, Some(id)).unwrap_or(Delivery::AtMostOnce);
         // Cannot fail: the capacity was checked above.
-        self.store
-            .resize(at + len, 0)
-            .map_err(|_| ProtocolError::StoreFull { needed: len })?;
+        let _ = self.store.resize(at + len, 0);
         let dst = self.store.get_mut(at..).unwrap_or(&mut []);
         // The sending encoder, so that a client carries one PUBLISH encoder. `dst` holds
         // exactly `len` bytes, so the payload always fits behind the head.
         let packet = Packet::Publish(Publish::new(topic, payload, delivery, retain));
         if let Err(e) = crate::io::encode_for_send(dst, &packet) {
+            // Undo: the entry just added is the last one.
             self.store.truncate(at);
+            self.pending.pop();
             return Err(ProtocolError::Encode(e));
         }
-        let awaiting = match qos {
-            QoS::AtLeastOnce => Await::PubAck { at, len },
-            _ => Await::PubRec { at, len },
-        };
-        // Cannot fail: allocate_id checked that the table has room.
-        let _ = self.pending.push(Pending { id, awaiting, sent });
         Ok(id)
     }
 
@@ -529,13 +530,7 @@ impl<const N: usize, const S: usize> Session<N, S> {
         if entries == 0 {
             return Err(ProtocolError::Encode(crate::EncodeError::EmptyPayload));
         }
-        let id = self.allocate_id()?;
-        // Cannot fail: allocate_id checked that the table has room.
-        let _ = self.pending.push(Pending {
-            id,
-            awaiting,
-            sent: true,
-        });
+        let id = self.add_pending(awaiting, true)?;
         self.mark_sent(now);
         Ok(id)
     }
