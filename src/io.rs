@@ -25,17 +25,23 @@ pub(crate) fn encode_for_send<'p>(
 /// Generates the blocking and the async framing functions from one body, so the two cannot
 /// drift apart. `$($aw)*` is empty for the blocking version and `.await` for the async one.
 macro_rules! framing {
-    ($header:ident, $frame:ident, $packet:ident, $Read:path, [$($asyncness:tt)*], [$($aw:tt)*]) => {
+    ($header:ident, $header_as:ident, $frame:ident, $packet:ident, $Read:path, [$($asyncness:tt)*], [$($aw:tt)*]) => {
         /// Reads the fixed header of the next packet (2 to 5 bytes, never more).
         ///
         /// # Errors
         /// As the packet reader, except `TooLarge`.
         pub $($asyncness)* fn $header<R: $Read>(r: &mut R) -> Result<FixedHeader, ReadPacketError<R::Error>> {
+            $header_as(r)$($aw)*
+        }
+
+        /// The header reader with its errors converted to `X` where they arise (a client
+        /// builds its own error type at once instead of converting one afterwards).
+        $($asyncness)* fn $header_as<R: $Read, X: From<ReadPacketError<R::Error>>>(r: &mut R) -> Result<FixedHeader, X> {
             let mut hdr = [0u8; 5];
             let mut have = 0;
             loop {
                 // Ask for exactly as many bytes as the header still needs (at least one).
-                let needed = match peek_fixed_header(hdr.get(..have).unwrap_or(&[]))? {
+                let needed = match peek_fixed_header(hdr.get(..have).unwrap_or(&[])).map_err(|e| ReadPacketError::Decode(e))? {
                     Status::Complete(h) => return Ok(h),
                     Status::Partial { needed } => needed.get(),
                 };
@@ -43,7 +49,7 @@ macro_rules! framing {
                 // reported as ending inside a packet, and a bad byte 0 is seen at once.
                 let end = if have == 0 { 1 } else { (have + needed).min(hdr.len()) };
                 let dst = hdr.get_mut(have..end).unwrap_or(&mut []);
-                r.read_exact(dst)$($aw)*.map_err(|e| eof(e, have > 0))?;
+                r.read_exact(dst)$($aw)*.map_err(|e| X::from(eof(e, have > 0)))?;
                 have = end;
             }
         }
@@ -64,17 +70,17 @@ macro_rules! framing {
             r: &mut R,
             buf: &'b mut [u8],
         ) -> Result<Packet<'b>, ReadPacketError<R::Error>> {
-            let (header, body) = $frame(r, buf)$($aw)*?;
+            let (header, body) = $frame::<R, ReadPacketError<R::Error>>(r, buf)$($aw)*?;
             Ok(decode_body(&header, body)?)
         }
 
         /// Reads one whole packet's fixed header and body (into `buf`) without decoding
         /// the body; the framing half of the packet reader.
-        pub(crate) $($asyncness)* fn $frame<'b, R: $Read>(
+        pub(crate) $($asyncness)* fn $frame<'b, R: $Read, X: From<ReadPacketError<R::Error>>>(
             r: &mut R,
             buf: &'b mut [u8],
-        ) -> Result<(FixedHeader, &'b [u8]), ReadPacketError<R::Error>> {
-            let header = $header(r)$($aw)*?;
+        ) -> Result<(FixedHeader, &'b [u8]), X> {
+            let header = $header_as::<R, X>(r)$($aw)*?;
             let rem = header.remaining_len;
             if rem > buf.len() {
                 let mut scratch = [0u8; 16];
@@ -82,16 +88,16 @@ macro_rules! framing {
                 while left > 0 {
                     let sink = if buf.len() > scratch.len() { &mut *buf } else { &mut scratch[..] };
                     let dst = sink.get_mut(..left.min(sink.len())).unwrap_or(&mut []);
-                    r.read_exact(dst)$($aw)*.map_err(|e| eof(e, true))?;
+                    r.read_exact(dst)$($aw)*.map_err(|e| X::from(eof(e, true)))?;
                     left -= dst.len();
                 }
-                return Err(ReadPacketError::TooLarge {
+                return Err(X::from(ReadPacketError::TooLarge {
                     packet_type: header.packet_type,
                     len: header.packet_len(),
-                });
+                }));
             }
             let body = buf.get_mut(..rem).unwrap_or(&mut []);
-            r.read_exact(body)$($aw)*.map_err(|e| eof(e, true))?;
+            r.read_exact(body)$($aw)*.map_err(|e| X::from(eof(e, true)))?;
             Ok((header, body))
         }
     };
@@ -106,6 +112,7 @@ fn eof<E>(e: embedded_io::ReadExactError<E>, mid_packet: bool) -> ReadPacketErro
 
 framing!(
     read_fixed_header,
+    read_fixed_header_as,
     read_frame,
     read_packet,
     embedded_io::Read,
@@ -116,6 +123,7 @@ framing!(
 #[cfg(feature = "async")]
 framing!(
     read_fixed_header_async,
+    read_fixed_header_as_async,
     read_frame_async,
     read_packet_async,
     embedded_io_async::Read,

@@ -54,9 +54,17 @@ use crate::packet::{
     Connect, Entries, LastWill, Packet, Publish, SubAckReturnCode, Subscribe, Subscription, Unsubscribe,
     decode_body_from_server,
 };
-use crate::session::{Phase, ProtocolError, Session, Verdict};
+use crate::session::{Ack, Await, Phase, ProtocolError, Session, Verdict};
 use crate::topic::{TopicFilter, TopicName};
 use crate::types::{Delivery, PacketId, PacketType, QoS};
+
+/// The detail byte of a SUBACK whose first code refuses the subscription.
+const REFUSED: u8 = 0x80;
+
+/// PINGREQ, as sent.
+const PINGREQ: [u8; 2] = [0xc0, 0];
+/// DISCONNECT, as sent.
+const DISCONNECT: [u8; 2] = [0xe0, 0];
 
 /// Default keep-alive interval in seconds (mosquitto 2.0.12 and later refuse 0 by default).
 pub const DEFAULT_KEEP_ALIVE: u16 = 60;
@@ -91,15 +99,10 @@ enum Callback<'b> {
     Full(&'b mut dyn FnMut(&Publish<'_>)),
 }
 
-/// What one processed packet meant, without borrowing the receive buffer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Outcome {
-    Connected(bool),
-    Published(PacketId),
-    Subscribed(PacketId, Option<SubAckReturnCode>),
-    Unsubscribed(PacketId),
-    Other,
-}
+/// What one processed packet meant, without borrowing the receive buffer: the session's
+/// verdict, and a detail byte (Session Present for a CONNACK, the first return code for a
+/// SUBACK: the granted QoS or 0x80).
+type Outcome = (Verdict, u8);
 
 /// Lets the session judge one incoming packet and hands a message to the callback.
 /// Returns what happened and the acknowledgement to send. Any error means the connection
@@ -109,25 +112,26 @@ fn dispatch<const N: usize, const S: usize>(
     callback: &mut Option<Callback<'_>>,
     packet: &Packet<'_>,
     now: u64,
-) -> Result<(Outcome, Option<Packet<'static>>), ProtocolError> {
+) -> Result<(Outcome, Option<Ack>), ProtocolError> {
     // The session's verdict refers to `packet`, so the message is never copied.
     let (verdict, reply) = session.judge_at(packet, now)?;
-    let outcome = match (verdict, packet) {
+    let detail = match (verdict, packet) {
         (Verdict::Message, Packet::Publish(publish)) => {
             match callback {
                 Some(Callback::Simple(cb)) => cb(publish.topic.as_str(), publish.payload),
                 Some(Callback::Full(cb)) => cb(publish),
                 None => {}
             }
-            Outcome::Other
+            0
         }
-        (Verdict::Connected(session_present), _) => Outcome::Connected(session_present),
-        (Verdict::Published(id), _) => Outcome::Published(id),
-        (Verdict::Subscribed(id), Packet::SubAck(ack)) => Outcome::Subscribed(id, ack.codes.first()),
-        (Verdict::Unsubscribed(id), _) => Outcome::Unsubscribed(id),
-        _ => Outcome::Other,
+        (_, Packet::ConnAck(ack)) => u8::from(ack.session_present),
+        (_, Packet::SubAck(ack)) => match ack.codes.first() {
+            Some(SubAckReturnCode::Success(granted)) => granted.as_u8(),
+            _ => REFUSED,
+        },
+        _ => 0,
     };
-    Ok((outcome, reply))
+    Ok(((verdict, detail), reply))
 }
 
 /// Generates a client type: once blocking over `embedded_io`, once async over
@@ -290,26 +294,25 @@ macro_rules! client {
                 let packet = Packet::Connect(connect);
                 self.check_fits(&packet)?;
                 // The session hands back this same CONNECT; sending `packet` saves a copy.
-                self.session.connect(connect, now)?;
+                // `check_fits` ran the encoder's checks, so the session need not repeat them.
+                self.session.start_connect(&connect, now)?;
                 self.used = true;
-                self.send(&packet)$($aw)*?;
-                let session_present = loop {
-                    if let Outcome::Connected(sp) = self.next_outcome()$($aw)*?.1 {
-                        break sp;
-                    }
-                };
+                let session_present = self.exchange(&packet, Some(Verdict::Connected))$($aw)*? != 0;
                 // [MQTT-4.4.0-1] re-send what the session still owes the server.
                 let now = self.now();
+                // A clean session has nothing to re-send or mark (`Session::connect` dropped
+                // it all); skipping the loops lets firmware that only connects clean leave
+                // them out.
+                if clean_session {
+                    self.session.mark_sent(now);
+                    return Ok(session_present);
+                }
                 let Self { transport, tx, session, .. } = self;
                 let mut result = Ok(());
-                // A clean session has nothing to re-send (`Session::connect` dropped it all);
-                // skipping the loop lets firmware that only connects clean leave it out.
-                if !clean_session {
-                    for packet in session.resend() {
-                        result = Self::send_packet(transport, tx, &packet)$($aw)*;
-                        if result.is_err() {
-                            break;
-                        }
+                for packet in session.resend() {
+                    result = Self::send_packet(transport, tx, &packet)$($aw)*;
+                    if result.is_err() {
+                        break;
                     }
                 }
                 // Marked sent even when a write failed part way: a copy may have reached
@@ -327,8 +330,8 @@ macro_rules! client {
             /// # Errors
             /// Transport errors, or [`ClientError::Protocol`] when not connected.
             pub $($asyncness)* fn disconnect(&mut self) -> Result<(), ClientError<T::Error>> {
-                let packet = self.session.disconnect()?;
-                self.send(&packet)$($aw)*
+                self.session.disconnect()?;
+                self.send_bytes(&DISCONNECT)$($aw)*
             }
 
             /// Sends a PINGREQ; the PINGRESP is consumed by the next `wait_msg`/`check_msg`.
@@ -337,8 +340,8 @@ macro_rules! client {
             /// Transport errors, or [`ClientError::Protocol`] when not connected.
             pub $($asyncness)* fn ping(&mut self) -> Result<(), ClientError<T::Error>> {
                 let now = self.now();
-                let packet = self.session.ping(now)?;
-                self.send(&packet)$($aw)*
+                self.session.ping(now)?;
+                self.send_bytes(&PINGREQ)$($aw)*
             }
 
             /// Runs the keep-alive timer at `now_ms`: sends a PINGREQ if nothing was sent
@@ -351,8 +354,8 @@ macro_rules! client {
                 if self.clock.is_none() {
                     self.last_now = now_ms;
                 }
-                let due = self.session.handle_timeout(now_ms);
-                let sent = matches!(due, Ok(Some(_)));
+                let due = self.session.run_timers(now_ms);
+                let sent = matches!(due, Ok(true));
                 self.act_on_timeout(due)$($aw)*.map(|()| sent)
             }
 
@@ -362,7 +365,7 @@ macro_rules! client {
                     return Ok(());
                 }
                 let now = self.now();
-                let due = self.session.handle_timeout(now);
+                let due = self.session.run_timers(now);
                 self.act_on_timeout(due)$($aw)*
             }
 
@@ -370,11 +373,11 @@ macro_rules! client {
             /// server stopped answering.
             $($asyncness)* fn act_on_timeout(
                 &mut self,
-                due: Result<Option<Packet<'static>>, ProtocolError>,
+                due: Result<bool, ProtocolError>,
             ) -> Result<(), ClientError<T::Error>> {
                 match due {
-                    Ok(Some(packet)) => self.send(&packet)$($aw)*,
-                    Ok(None) => Ok(()),
+                    Ok(true) => self.send_bytes(&PINGREQ)$($aw)*,
+                    Ok(false) => Ok(()),
                     Err(e) => {
                         self.session.connection_lost();
                         Err(e.into())
@@ -400,14 +403,12 @@ macro_rules! client {
                 // Refuse before the session records anything ([`ClientError::Encode`] means
                 // nothing was sent and nothing is pending).
                 let probe = Publish::new(topic, msg, Delivery::new(qos, Some(PacketId::MIN)).unwrap_or(Delivery::AtMostOnce), retain);
-                self.check_fits(&Packet::Publish(probe))?;
+                let head = self.check_fits(&Packet::Publish(probe))?;
                 let now = self.now();
-                let publish = self.session.publish(topic, msg, qos, retain, now)?;
-                self.send(&Packet::Publish(publish))$($aw)*?;
-                if let Some(id) = publish.delivery.packet_id() {
-                    while self.next_outcome()$($aw)*?.1 != Outcome::Published(id) {}
-                }
-                Ok(())
+                // The head and the payload are the whole packet the session stores.
+                let publish = self.session.publish_len(topic, msg, qos, retain, now, head + msg.len())?;
+                let want = publish.delivery.packet_id().map(Verdict::Published);
+                self.exchange(&Packet::Publish(publish), want)$($aw)*.map(|_| ())
             }
 
             /// Processes incoming packets until every outgoing QoS 1/2 message is fully
@@ -466,21 +467,10 @@ macro_rules! client {
                 }];
                 self.check_fits(&Packet::Subscribe(Subscribe { packet_id: PacketId::MIN, topics: Entries::new(&topics) }))?;
                 let now = self.now();
-                let packet = self.session.subscribe(&topics, now)?;
-                self.send(&packet)$($aw)*?;
-                let Packet::Subscribe(sub) = packet else {
-                    return Err(ProtocolError::UnexpectedPacket(packet.packet_type()).into());
-                };
-                loop {
-                    if let Outcome::Subscribed(id, code) = self.next_outcome()$($aw)*?.1
-                        && id == sub.packet_id
-                    {
-                        return match code {
-                            Some(SubAckReturnCode::Success(granted)) => Ok(granted),
-                            _ => Err(ClientError::SubscribeRefused),
-                        };
-                    }
-                }
+                let packet_id = self.session.start_request(topics.len(), Await::SubAck { count: 1 }, now)?;
+                let packet = Packet::Subscribe(Subscribe { packet_id, topics: Entries::new(&topics) });
+                let code = self.exchange(&packet, Some(Verdict::Subscribed(packet_id)))$($aw)*?;
+                QoS::from_u8(code).ok_or(ClientError::SubscribeRefused)
             }
 
             /// Removes the subscription for `topic` and waits for the UNSUBACK.
@@ -491,12 +481,9 @@ macro_rules! client {
                 let topics = [TopicFilter::new(topic)?];
                 self.check_fits(&Packet::Unsubscribe(Unsubscribe { packet_id: PacketId::MIN, topics: Entries::new(&topics) }))?;
                 let now = self.now();
-                let packet = self.session.unsubscribe(&topics, now)?;
-                self.send(&packet)$($aw)*?;
-                if let Packet::Unsubscribe(unsub) = packet {
-                    while self.next_outcome()$($aw)*?.1 != Outcome::Unsubscribed(unsub.packet_id) {}
-                }
-                Ok(())
+                let packet_id = self.session.start_request(topics.len(), Await::UnsubAck, now)?;
+                let packet = Packet::Unsubscribe(Unsubscribe { packet_id, topics: Entries::new(&topics) });
+                self.exchange(&packet, Some(Verdict::Unsubscribed(packet_id)))$($aw)*.map(|_| ())
             }
 
             /// Waits for one packet and processes it: a message goes to the callback (and is
@@ -507,6 +494,21 @@ macro_rules! client {
             /// Transport, malformed-packet and protocol errors.
             pub $($asyncness)* fn wait_msg(&mut self) -> Result<PacketType, ClientError<T::Error>> {
                 Ok(self.next_outcome()$($aw)*?.0)
+            }
+
+            /// Sends `packet`, then, when `want` is set, processes incoming packets until one
+            /// gets that verdict; returns its detail byte (see [`Outcome`]).
+            $($asyncness)* fn exchange(&mut self, packet: &Packet<'_>, want: Option<Verdict>) -> Result<u8, ClientError<T::Error>> {
+                self.send(packet)$($aw)*?;
+                if let Some(want) = want {
+                    loop {
+                        let (verdict, detail) = self.next_outcome()$($aw)*?.1;
+                        if verdict == want {
+                            return Ok(detail);
+                        }
+                    }
+                }
+                Ok(0)
             }
 
             /// Runs the timers, then processes one packet: `wait_msg`, and the wait step of
@@ -535,9 +537,10 @@ macro_rules! client {
             /// `process_one` without ending the connection on errors.
             $($asyncness)* fn receive(&mut self) -> Result<(PacketType, Outcome), ClientError<T::Error>> {
                 let now = self.now();
-                let Self { transport, rx, tx, session, callback, .. } = self;
+                let Self { transport, rx, session, callback, .. } = self;
                 // Only the packets a server sends are parsed; the others are protocol errors.
-                let (header, body) = $read_frame(transport, rx)$($aw)*?;
+                let frame: Result<_, ClientError<T::Error>> = $read_frame(transport, rx)$($aw)*;
+                let (header, body) = frame?;
                 let packet = match decode_body_from_server(&header, body) {
                     Ok(Some(p)) => p,
                     Ok(None) => return Err(ProtocolError::UnexpectedPacket(header.packet_type).into()),
@@ -546,19 +549,20 @@ macro_rules! client {
                 let ptype = packet.packet_type();
                 let (outcome, reply) = dispatch(session, callback, &packet, now)?;
                 if let Some(reply) = reply {
-                    Self::send_packet(transport, tx, &reply)$($aw)*?;
+                    Self::write_parts(transport, &reply.bytes(), &[])$($aw)*?;
                 }
                 Ok((ptype, outcome))
             }
 
             /// Checks that `packet` can be sent from `tx` (everything but a PUBLISH payload
             /// must fit) before the session is asked to record it.
-            fn check_fits(&self, packet: &Packet<'_>) -> Result<(), ClientError<T::Error>> {
+            /// Returns the length of that part.
+            fn check_fits(&self, packet: &Packet<'_>) -> Result<usize, ClientError<T::Error>> {
                 let head = packet.head_len()?;
                 if head > self.tx.len() {
                     return Err(EncodeError::BufferTooSmall { needed: head }.into());
                 }
-                Ok(())
+                Ok(head)
             }
 
             /// Sends `packet`; a failed write ends the connection for the session.
@@ -570,13 +574,28 @@ macro_rules! client {
                 result
             }
 
+            /// Sends `bytes`, a whole packet; a failed write ends the connection for the
+            /// session.
+            $($asyncness)* fn send_bytes(&mut self, bytes: &[u8]) -> Result<(), ClientError<T::Error>> {
+                let result = Self::write_parts(&mut self.transport, bytes, &[])$($aw)*;
+                if result.is_err() {
+                    self.session.connection_lost();
+                }
+                result
+            }
+
             $($asyncness)* fn send_packet(
                 transport: &mut T,
                 tx: &mut [u8],
                 packet: &Packet<'_>,
             ) -> Result<(), ClientError<T::Error>> {
                 let (n, tail) = crate::io::encode_for_send(tx, packet)?;
-                transport.write_all(tx.get(..n).unwrap_or(&[]))$($aw)*.map_err(ClientError::Io)?;
+                Self::write_parts(transport, tx.get(..n).unwrap_or(&[]), tail)$($aw)*
+            }
+
+            /// Writes `head`, then `tail` unless it is empty, and flushes.
+            $($asyncness)* fn write_parts(transport: &mut T, head: &[u8], tail: &[u8]) -> Result<(), ClientError<T::Error>> {
+                transport.write_all(head)$($aw)*.map_err(ClientError::Io)?;
                 if !tail.is_empty() {
                     transport.write_all(tail)$($aw)*.map_err(ClientError::Io)?;
                 }

@@ -96,8 +96,8 @@ pub struct Incoming<'p> {
 pub(crate) enum Verdict {
     /// Deliver the PUBLISH.
     Message,
-    /// [`Event::Connected`].
-    Connected(bool),
+    /// [`Event::Connected`], with Session Present read from the CONNACK.
+    Connected,
     /// [`Event::Published`].
     Published(PacketId),
     /// [`Event::Subscribed`], with the codes of the SUBACK.
@@ -110,9 +110,40 @@ pub(crate) enum Verdict {
     Quiet,
 }
 
+/// An acknowledgement the session asks to send: PUBACK, PUBREC, PUBREL or PUBCOMP, all
+/// four bytes long. Smaller than a [`Packet`], and written without the encoder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Ack {
+    /// The first byte: packet type and flags (0x40, 0x50, 0x62 or 0x70).
+    byte0: u8,
+    id: PacketId,
+}
+
+impl Ack {
+    const fn new(byte0: u8, id: PacketId) -> Self {
+        Self { byte0, id }
+    }
+
+    /// The encoded packet.
+    pub(crate) const fn bytes(self) -> [u8; 4] {
+        let [hi, lo] = self.id.get().to_be_bytes();
+        [self.byte0, 2, hi, lo]
+    }
+
+    /// The same acknowledgement as a [`Packet`].
+    const fn packet(self) -> Packet<'static> {
+        match self.byte0 {
+            0x40 => Packet::PubAck(self.id),
+            0x50 => Packet::PubRec(self.id),
+            0x62 => Packet::PubRel(self.id),
+            _ => Packet::PubComp(self.id),
+        }
+    }
+}
+
 /// The acknowledgement an outgoing packet is waiting for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Await {
+pub(crate) enum Await {
     /// QoS 1 PUBLISH stored at `store[at..at + len]`, waiting for PUBACK.
     PubAck { at: usize, len: usize },
     /// QoS 2 PUBLISH stored at `store[at..at + len]`, waiting for PUBREC.
@@ -147,10 +178,11 @@ pub struct Session<const N: usize = 8, const S: usize = 1024> {
     // `new` zeroes, so that no run of zeroes is long enough to become a `memclr` call
     // (about 170 bytes of flash on Cortex-M when nothing else needs that variant).
     last_sent: u64,
-    connect_sent: u64,
     response_timeout_ms: u64,
     keep_alive_ms: u64,
-    ping_sent: Option<u64>,
+    /// When the request now awaiting its response was sent: the CONNECT while connecting,
+    /// an unanswered PINGREQ once connected (the two never overlap).
+    waiting_since: Option<u64>,
     phase: Phase,
     clean_session: bool,
     next_id: PacketId,
@@ -179,8 +211,7 @@ impl<const N: usize, const S: usize> Session<N, S> {
             store: Vec::new(),
             incoming_qos2: Vec::new(),
             last_sent: 0,
-            connect_sent: 0,
-            ping_sent: None,
+            waiting_since: None,
             qos2_deferred: false,
         }
     }
@@ -260,6 +291,16 @@ impl<const N: usize, const S: usize> Session<N, S> {
         }
         // A CONNECT the encoder would refuse changes nothing.
         connect.validate()?;
+        self.start_connect(&connect, now)?;
+        Ok(Packet::Connect(connect))
+    }
+
+    /// [`connect`](Self::connect) for a driver that has already run the encoder's checks on
+    /// `connect`.
+    pub(crate) fn start_connect(&mut self, connect: &Connect<'_>, now: u64) -> Result<(), ProtocolError> {
+        if self.phase != Phase::Disconnected {
+            return Err(ProtocolError::AlreadyConnected);
+        }
         if connect.clean_session {
             self.pending.clear();
             self.store.clear();
@@ -268,10 +309,9 @@ impl<const N: usize, const S: usize> Session<N, S> {
         self.clean_session = connect.clean_session;
         self.keep_alive_ms = u64::from(connect.keep_alive) * 1000;
         self.phase = Phase::Connecting;
-        self.connect_sent = now;
-        self.ping_sent = None;
+        self.waiting_since = Some(now);
         self.mark_sent(now);
-        Ok(Packet::Connect(connect))
+        Ok(())
     }
 
     fn require_connected(&self) -> Result<(), ProtocolError> {
@@ -284,7 +324,8 @@ impl<const N: usize, const S: usize> Session<N, S> {
 
     /// Allocates a packet identifier not currently in use ([MQTT-2.3.1-2]), wrapping from
     /// 65535 to 1.
-    fn allocate_id(&mut self) -> Result<PacketId, ProtocolError> {
+    /// and records it as awaiting `awaiting`.
+    fn add_pending(&mut self, awaiting: Await, sent: bool) -> Result<PacketId, ProtocolError> {
         if self.pending.is_full() {
             return Err(ProtocolError::InflightFull);
         }
@@ -293,6 +334,8 @@ impl<const N: usize, const S: usize> Session<N, S> {
             let id = self.next_id;
             self.next_id = id.next();
             if !self.is_pending(id) {
+                // Cannot fail: the table has room.
+                let _ = self.pending.push(Pending { id, awaiting, sent });
                 return Ok(id);
             }
         }
@@ -314,11 +357,26 @@ impl<const N: usize, const S: usize> Session<N, S> {
         retain: bool,
         now: u64,
     ) -> Result<Publish<'p>, ProtocolError> {
+        let len = Self::stored_len(topic, payload, retain);
+        self.publish_len(topic, payload, qos, retain, now, len)
+    }
+
+    /// [`publish`](Self::publish) for a driver that knows `len`, the encoded length of the
+    /// PUBLISH with a packet identifier.
+    pub(crate) fn publish_len<'p>(
+        &mut self,
+        topic: TopicName<'p>,
+        payload: &'p [u8],
+        qos: QoS,
+        retain: bool,
+        now: u64,
+        len: usize,
+    ) -> Result<Publish<'p>, ProtocolError> {
         self.require_connected()?;
         let delivery = match qos {
             QoS::AtMostOnce => Delivery::AtMostOnce,
             QoS::AtLeastOnce | QoS::ExactlyOnce => {
-                let id = self.queue(topic, payload, qos, retain, true)?;
+                let id = self.queue(topic, payload, qos, retain, true, len)?;
                 Delivery::new(qos, Some(id)).unwrap_or(Delivery::AtMostOnce)
             }
         };
@@ -343,11 +401,19 @@ impl<const N: usize, const S: usize> Session<N, S> {
         qos: QoS,
         retain: bool,
     ) -> Result<PacketId, ProtocolError> {
-        self.queue(topic, payload, qos, retain, false)
+        let len = Self::stored_len(topic, payload, retain);
+        self.queue(topic, payload, qos, retain, false, len)
+    }
+
+    /// The encoded length of a QoS 1/2 PUBLISH (the identifier changes bytes, never the
+    /// length).
+    fn stored_len(topic: TopicName<'_>, payload: &[u8], retain: bool) -> usize {
+        let probe = Publish::new(topic, payload, Delivery::AtLeastOnce(PacketId::MIN), retain);
+        Packet::Publish(probe).encoded_len()
     }
 
     /// [`queue_publish`](Self::queue_publish), recording at once whether the message is
-    /// being sent now.
+    /// being sent now; `len` is its [`stored_len`](Self::stored_len).
     fn queue(
         &mut self,
         topic: TopicName<'_>,
@@ -355,38 +421,34 @@ impl<const N: usize, const S: usize> Session<N, S> {
         qos: QoS,
         retain: bool,
         sent: bool,
+        len: usize,
     ) -> Result<PacketId, ProtocolError> {
         if qos == QoS::AtMostOnce {
             return Err(ProtocolError::NotQueueable);
         }
-        // Check the store before taking an id, so a refusal leaves the session as it was
-        // (the id only changes bytes, never the length).
-        let probe = Publish::new(topic, payload, Delivery::AtLeastOnce(PacketId::MIN), retain);
-        let len = Packet::Publish(probe).encoded_len();
+        // Check the store before taking an id, so a refusal leaves the session as it was.
         if len > S - self.store.len() {
             return Err(ProtocolError::StoreFull { needed: len });
         }
-        let id = self.allocate_id()?;
-        let delivery = Delivery::new(qos, Some(id)).unwrap_or(Delivery::AtMostOnce);
         let at = self.store.len();
+        let awaiting = match qos {
+            QoS::AtLeastOnce => Await::PubAck { at, len },
+            _ => Await::PubRec { at, len },
+        };
+        let id = self.add_pending(awaiting, sent)?;
+        let delivery = Delivery::new(qos, Some(id)).unwrap_or(Delivery::AtMostOnce);
         // Cannot fail: the capacity was checked above.
-        self.store
-            .resize(at + len, 0)
-            .map_err(|_| ProtocolError::StoreFull { needed: len })?;
+        let _ = self.store.resize(at + len, 0);
         let dst = self.store.get_mut(at..).unwrap_or(&mut []);
         // The sending encoder, so that a client carries one PUBLISH encoder. `dst` holds
         // exactly `len` bytes, so the payload always fits behind the head.
         let packet = Packet::Publish(Publish::new(topic, payload, delivery, retain));
         if let Err(e) = crate::io::encode_for_send(dst, &packet) {
+            // Undo: the entry just added is the last one.
             self.store.truncate(at);
+            self.pending.pop();
             return Err(ProtocolError::Encode(e));
         }
-        let awaiting = match qos {
-            QoS::AtLeastOnce => Await::PubAck { at, len },
-            _ => Await::PubRec { at, len },
-        };
-        // Cannot fail: allocate_id checked that the table has room.
-        let _ = self.pending.push(Pending { id, awaiting, sent });
         Ok(id)
     }
 
@@ -458,7 +520,7 @@ impl<const N: usize, const S: usize> Session<N, S> {
 
     /// The common part of SUBSCRIBE and UNSUBSCRIBE: checks, allocates an identifier and
     /// records the acknowledgement expected for a request with `entries` entries.
-    fn start_request(
+    pub(crate) fn start_request(
         &mut self,
         entries: usize,
         awaiting: Await,
@@ -468,13 +530,7 @@ impl<const N: usize, const S: usize> Session<N, S> {
         if entries == 0 {
             return Err(ProtocolError::Encode(crate::EncodeError::EmptyPayload));
         }
-        let id = self.allocate_id()?;
-        // Cannot fail: allocate_id checked that the table has room.
-        let _ = self.pending.push(Pending {
-            id,
-            awaiting,
-            sent: true,
-        });
+        let id = self.add_pending(awaiting, true)?;
         self.mark_sent(now);
         Ok(id)
     }
@@ -485,8 +541,8 @@ impl<const N: usize, const S: usize> Session<N, S> {
     /// [`ProtocolError::NotConnected`].
     pub fn ping(&mut self, now: u64) -> Result<Packet<'static>, ProtocolError> {
         self.require_connected()?;
-        if self.ping_sent.is_none() {
-            self.ping_sent = Some(now);
+        if self.waiting_since.is_none() {
+            self.waiting_since = Some(now);
         }
         self.mark_sent(now);
         Ok(Packet::PingReq)
@@ -508,9 +564,16 @@ impl<const N: usize, const S: usize> Session<N, S> {
     /// `clean_session = false` reconnect.
     pub fn connection_lost(&mut self) {
         self.phase = Phase::Disconnected;
-        self.ping_sent = None;
-        self.pending
-            .retain(|p| !matches!(p.awaiting, Await::SubAck { .. } | Await::UnsubAck));
+        self.waiting_since = None;
+        // `remove` keeps the order (re-sending needs it); smaller than heapless' `retain`.
+        let mut i = 0;
+        while let Some(p) = self.pending.get(i) {
+            if matches!(p.awaiting, Await::SubAck { .. } | Await::UnsubAck) {
+                self.remove(i);
+            } else {
+                i += 1;
+            }
+        }
     }
 
     /// Packets to re-send after a resumed connection, in their original order
@@ -603,13 +666,18 @@ impl<const N: usize, const S: usize> Session<N, S> {
                 packet_id,
                 codes: ack.codes,
             }),
-            (Verdict::Connected(session_present), _) => Some(Event::Connected { session_present }),
+            (Verdict::Connected, Packet::ConnAck(ack)) => Some(Event::Connected {
+                session_present: ack.session_present,
+            }),
             (Verdict::Published(id), _) => Some(Event::Published(id)),
             (Verdict::Unsubscribed(id), _) => Some(Event::Unsubscribed(id)),
             (Verdict::Pong, _) => Some(Event::Pong),
             _ => None,
         };
-        Ok(Incoming { event, reply })
+        Ok(Incoming {
+            event,
+            reply: reply.map(Ack::packet),
+        })
     }
 
     /// [`handle_packet`](Self::handle_packet) for a driver that keeps the packet: what it
@@ -619,7 +687,7 @@ impl<const N: usize, const S: usize> Session<N, S> {
         &mut self,
         packet: &Packet<'_>,
         now: u64,
-    ) -> Result<(Verdict, Option<Packet<'static>>), ProtocolError> {
+    ) -> Result<(Verdict, Option<Ack>), ProtocolError> {
         let judged = self.judge(packet)?;
         // Every acknowledgement the session asks for is sent straight away.
         if judged.1.is_some() {
@@ -631,7 +699,7 @@ impl<const N: usize, const S: usize> Session<N, S> {
     /// [`handle_packet`](Self::handle_packet) without the send time. Kept out of line: a
     /// driver inlining it into its receive path grows by about 100 bytes on Cortex-M.
     #[inline(never)]
-    fn judge(&mut self, packet: &Packet<'_>) -> Result<(Verdict, Option<Packet<'static>>), ProtocolError> {
+    fn judge(&mut self, packet: &Packet<'_>) -> Result<(Verdict, Option<Ack>), ProtocolError> {
         let ptype = packet.packet_type();
         let unexpected = Err(ProtocolError::UnexpectedPacket(ptype));
         if self.phase == Phase::Connecting {
@@ -653,7 +721,9 @@ impl<const N: usize, const S: usize> Session<N, S> {
             }
             self.qos2_deferred = false;
             self.phase = Phase::Connected;
-            return Ok((Verdict::Connected(ack.session_present), None));
+            // The CONNECT is answered; no PINGREQ is out yet.
+            self.waiting_since = None;
+            return Ok((Verdict::Connected, None));
         }
         if self.phase != Phase::Connected {
             return unexpected;
@@ -664,11 +734,18 @@ impl<const N: usize, const S: usize> Session<N, S> {
             Packet::PubRel(id) => {
                 // [MQTT-4.3.3-2] release the id; answer PUBCOMP even if it is unknown (the
                 // PUBCOMP may have been lost before a reconnect).
-                self.incoming_qos2.retain(|&x| x != id);
-                return Ok((Verdict::Quiet, Some(Packet::PubComp(id))));
+                // The ids are distinct and their order does not matter: the last one takes
+                // the place of the released one.
+                if let Some(i) = self.incoming_qos2.iter().position(|&x| x == id)
+                    && let Some(last) = self.incoming_qos2.pop()
+                    && let Some(slot) = self.incoming_qos2.get_mut(i)
+                {
+                    *slot = last;
+                }
+                return Ok((Verdict::Quiet, Some(Ack::new(0x70, id))));
             }
             Packet::PingResp => {
-                self.ping_sent = None;
+                self.waiting_since = None;
                 return Ok((Verdict::Pong, None));
             }
             Packet::PubAck(id) | Packet::PubRec(id) | Packet::PubComp(id) | Packet::UnsubAck(id) => id,
@@ -694,10 +771,10 @@ impl<const N: usize, const S: usize> Session<N, S> {
                     p.awaiting = Await::PubComp;
                 }
                 self.release(at, len);
-                return Ok((Verdict::Quiet, Some(Packet::PubRel(id))));
+                return Ok((Verdict::Quiet, Some(Ack::new(0x62, id))));
             }
             // A repeated PUBREC (after a resend) gets the PUBREL again.
-            (Packet::PubRec(_), Await::PubComp) => return Ok((Verdict::Quiet, Some(Packet::PubRel(id)))),
+            (Packet::PubRec(_), Await::PubComp) => return Ok((Verdict::Quiet, Some(Ack::new(0x62, id)))),
             (Packet::SubAck(ack), Await::SubAck { count }) => {
                 if ack.codes.len() != count {
                     return Err(ProtocolError::SubAckCountMismatch {
@@ -716,10 +793,10 @@ impl<const N: usize, const S: usize> Session<N, S> {
 
     /// [MQTT-3.3.4-1], [MQTT-4.3.2-2], [MQTT-4.3.3-2], [MQTT-4.5.0-2]: acknowledge per QoS,
     /// whether or not the application wants the message; deliver a QoS 2 message once.
-    fn handle_publish(&mut self, p: &Publish<'_>) -> (Verdict, Option<Packet<'static>>) {
+    fn handle_publish(&mut self, p: &Publish<'_>) -> (Verdict, Option<Ack>) {
         match p.delivery {
             Delivery::AtMostOnce => (Verdict::Message, None),
-            Delivery::AtLeastOnce(id) => (Verdict::Message, Some(Packet::PubAck(id))),
+            Delivery::AtLeastOnce(id) => (Verdict::Message, Some(Ack::new(0x40, id))),
             Delivery::ExactlyOnce(id) => {
                 let first = !self.incoming_qos2.contains(&id);
                 if first && self.incoming_qos2.push(id).is_err() {
@@ -730,7 +807,7 @@ impl<const N: usize, const S: usize> Session<N, S> {
                     return (Verdict::Quiet, None);
                 }
                 let verdict = if first { Verdict::Message } else { Verdict::Quiet };
-                (verdict, Some(Packet::PubRec(id)))
+                (verdict, Some(Ack::new(0x50, id)))
             }
         }
     }
@@ -740,10 +817,14 @@ impl<const N: usize, const S: usize> Session<N, S> {
     pub fn poll_timeout(&self) -> Option<u64> {
         match self.phase {
             Phase::Disconnected => None,
-            Phase::Connecting => Some(self.connect_sent.saturating_add(self.response_timeout_ms)),
+            Phase::Connecting => self
+                .waiting_since
+                .map(|t| t.saturating_add(self.response_timeout_ms)),
             Phase::Connected => {
                 let ping = self.keep_alive_deadline();
-                let pong = self.ping_sent.map(|t| t.saturating_add(self.response_timeout_ms));
+                let pong = self
+                    .waiting_since
+                    .map(|t| t.saturating_add(self.response_timeout_ms));
                 match (ping, pong) {
                     (Some(a), Some(b)) => Some(a.min(b)),
                     (a, b) => a.or(b),
@@ -768,24 +849,30 @@ impl<const N: usize, const S: usize> Session<N, S> {
     /// [`ProtocolError::ConnAckTimeout`] or [`ProtocolError::PingTimeout`] when the server
     /// has not answered within the response timeout: close the connection.
     pub fn handle_timeout(&mut self, now: u64) -> Result<Option<Packet<'static>>, ProtocolError> {
-        match self.phase {
-            Phase::Disconnected => Ok(None),
-            Phase::Connecting if now >= self.connect_sent.saturating_add(self.response_timeout_ms) => {
-                Err(ProtocolError::ConnAckTimeout)
-            }
-            Phase::Connecting => Ok(None),
-            Phase::Connected => {
-                if self
-                    .ping_sent
-                    .is_some_and(|t| now >= t.saturating_add(self.response_timeout_ms))
-                {
-                    return Err(ProtocolError::PingTimeout);
-                }
-                if self.keep_alive_deadline().is_some_and(|due| now >= due) {
-                    return self.ping(now).map(Some);
-                }
-                Ok(None)
-            }
+        Ok(self.run_timers(now)?.then_some(Packet::PingReq))
+    }
+
+    /// [`handle_timeout`](Self::handle_timeout) for a driver that sends the PINGREQ itself:
+    /// returns whether one is due (and recorded as sent).
+    pub(crate) fn run_timers(&mut self, now: u64) -> Result<bool, ProtocolError> {
+        // The response timer: CONNACK while connecting, PINGRESP once connected.
+        if self.phase == Phase::Disconnected {
+            return Ok(false);
         }
+        if self
+            .waiting_since
+            .is_some_and(|t| now >= t.saturating_add(self.response_timeout_ms))
+        {
+            return Err(if self.phase == Phase::Connecting {
+                ProtocolError::ConnAckTimeout
+            } else {
+                ProtocolError::PingTimeout
+            });
+        }
+        if self.phase == Phase::Connected && self.keep_alive_deadline().is_some_and(|due| now >= due) {
+            self.ping(now)?;
+            return Ok(true);
+        }
+        Ok(false)
     }
 }
