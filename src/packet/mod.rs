@@ -117,22 +117,21 @@ fn check_first_byte(b: u8) -> Result<(PacketType, u8), DecodeError> {
     let Some(packet_type) = PacketType::from_u8(b >> 4) else {
         return Err(DecodeError::ReservedPacketType(b >> 4));
     };
-    match packet_type.required_flags() {
-        Some(req) if req != flags => Err(DecodeError::InvalidFlags { packet_type, flags }),
-        Some(_) => Ok((packet_type, flags)),
-        None => {
-            let qos = (flags >> 1) & 0x03;
-            if qos == 3 {
-                // [MQTT-3.3.1-4]
-                Err(DecodeError::InvalidQos)
-            } else if qos == 0 && flags & 0x08 != 0 {
-                // [MQTT-3.3.1-2]
-                Err(DecodeError::DupWithQos0)
-            } else {
-                Ok((packet_type, flags))
-            }
+    if packet_type != PacketType::Publish {
+        if flags != PacketType::fixed_flags(b >> 4) {
+            return Err(DecodeError::InvalidFlags { packet_type, flags });
+        }
+    } else {
+        let qos = (flags >> 1) & 0x03;
+        if qos == 3 {
+            // [MQTT-3.3.1-4]
+            return Err(DecodeError::InvalidQos);
+        } else if qos == 0 && flags & 0x08 != 0 {
+            // [MQTT-3.3.1-2]
+            return Err(DecodeError::DupWithQos0);
         }
     }
+    Ok((packet_type, flags))
 }
 
 /// Reads the fixed header from the start of `buf` without decoding the body.
@@ -318,7 +317,7 @@ impl<'a> Packet<'a> {
         let t = self.packet_type();
         let flags = match self {
             Self::Publish(p) => p.flags(),
-            _ => t.required_flags().unwrap_or(0),
+            _ => PacketType::fixed_flags(t as u8),
         };
         ((t as u8) << 4) | flags
     }
