@@ -225,24 +225,25 @@ pub const fn remaining_len_size(n: usize) -> usize {
 #[inline]
 pub fn decode_remaining_len(buf: &[u8]) -> Result<Status<(usize, usize)>, DecodeError> {
     // Fast path: most packets are shorter than 128 bytes, so their length is one byte.
+    #[cfg(feature = "perf")]
     if let Some(&b) = buf.first()
         && b & 0x80 == 0
     {
         return Ok(Status::Complete((usize::from(b), 1)));
     }
-    let mut value: u32 = 0;
-    for (i, &b) in buf.iter().take(4).enumerate() {
-        value |= u32::from(b & 0x7f) << (7 * i);
+    let mut value = 0usize;
+    let mut shift = 0;
+    for (i, &b) in buf.iter().enumerate() {
+        value |= usize::from(b & 0x7f) << shift;
         if b & 0x80 == 0 {
-            let v = usize::try_from(value).map_err(|_| DecodeError::MalformedRemainingLength)?;
-            return Ok(Status::Complete((v, i + 1)));
+            return Ok(Status::Complete((value, i + 1)));
         }
+        if i == 3 {
+            return Err(DecodeError::MalformedRemainingLength);
+        }
+        shift += 7;
     }
-    if buf.len() >= 4 {
-        Err(DecodeError::MalformedRemainingLength)
-    } else {
-        Ok(Status::need(1))
-    }
+    Ok(Status::need(1))
 }
 
 /// Where an encoder writes. Encoders call it only after every check has passed, so a
