@@ -350,9 +350,28 @@ impl<'a> Packet<'a> {
         Ok(rem)
     }
 
-    fn write<O: Out>(&self, rem: usize, o: &mut O) -> Result<(), O::Error> {
-        o.put_u8(self.first_byte())?;
-        o.put_remaining_len(rem)?;
+    /// The fixed header for a Remaining Length of `rem` (at most [`MAX_REMAINING_LEN`]):
+    /// byte 0 and the variable-byte length, and how many of the five bytes it takes.
+    #[inline(never)]
+    fn fixed_header(&self, rem: usize) -> ([u8; 5], usize) {
+        let mut head = [self.first_byte(), 0, 0, 0, 0];
+        let (mut n, mut len) = (rem, 1);
+        while let Some(slot) = head.get_mut(len) {
+            let b = (n & 0x7f) as u8;
+            n >>= 7;
+            *slot = b | (u8::from(n > 0) << 7);
+            len += 1;
+            if n == 0 {
+                break;
+            }
+        }
+        (head, len)
+    }
+
+    /// Writes the fixed header in one piece, then the body.
+    fn write<O: Out>(&self, head: &([u8; 5], usize), o: &mut O) -> Result<(), O::Error> {
+        let (bytes, len) = head;
+        o.put(bytes.get(..*len).unwrap_or(bytes))?;
         self.write_body(o)
     }
 
@@ -400,11 +419,12 @@ impl<'a> Packet<'a> {
         let rem = self.prepare()?;
         #[cfg(not(feature = "perf"))]
         {
-            let total = 1 + wire::remaining_len_size(rem) + rem;
+            let head = self.fixed_header(rem);
+            let total = head.1 + rem;
             let Some(buf) = buf.get_mut(..total) else {
                 return Err(EncodeError::BufferTooSmall { needed: total });
             };
-            let Ok(()) = self.write(rem, &mut SliceOut::new(buf));
+            let Ok(()) = self.write(&head, &mut SliceOut::new(buf));
             Ok(total)
         }
     }
@@ -420,7 +440,7 @@ impl<'a> Packet<'a> {
     /// Length of what [`encode_head`](Self::encode_head) writes, after every encoder check.
     pub(crate) fn head_len(&self) -> Result<usize, EncodeError> {
         let rem = self.prepare()?;
-        Ok(1 + wire::remaining_len_size(rem) + rem - self.tail().len())
+        Ok(self.fixed_header(rem).1 + rem - self.tail().len())
     }
 
     /// Encodes everything but a PUBLISH payload into `buf` and returns its length together
@@ -429,13 +449,17 @@ impl<'a> Packet<'a> {
     pub(crate) fn encode_head<'s>(&'s self, buf: &mut [u8]) -> Result<(usize, &'s [u8]), EncodeError> {
         let rem = self.prepare()?;
         let tail = self.tail();
-        let head = 1 + wire::remaining_len_size(rem) + rem - tail.len();
+        let fixed = self.fixed_header(rem);
+        let head = fixed.1 + rem - tail.len();
         if buf.len() < head {
             return Err(EncodeError::BufferTooSmall { needed: head });
         }
         // The payload is the last field and is written in one piece, so in a sink of exactly
         // `head` bytes it does not fit and is skipped: everything before it is written.
-        let Ok(()) = self.write(rem, &mut SliceOut::new(buf.get_mut(..head).unwrap_or_default()));
+        let Ok(()) = self.write(
+            &fixed,
+            &mut SliceOut::new(buf.get_mut(..head).unwrap_or_default()),
+        );
         Ok((head, tail))
     }
 
@@ -448,8 +472,10 @@ impl<'a> Packet<'a> {
     /// [`EncodeToError::Write`] if the writer failed part way.
     pub fn encode_to<W: embedded_io::Write>(&self, w: &mut W) -> Result<usize, EncodeToError<W::Error>> {
         let rem = self.prepare()?;
-        self.write(rem, &mut WriteOut(w)).map_err(EncodeToError::Write)?;
-        Ok(1 + wire::remaining_len_size(rem) + rem)
+        let head = self.fixed_header(rem);
+        self.write(&head, &mut WriteOut(w))
+            .map_err(EncodeToError::Write)?;
+        Ok(head.1 + rem)
     }
 }
 
