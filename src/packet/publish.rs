@@ -48,8 +48,15 @@ impl<'a> Publish<'a> {
         let topic = r.topic_name()?;
         let delivery = match (flags >> 1) & 0x03 {
             0 => Delivery::AtMostOnce,
-            1 => Delivery::AtLeastOnce(r.packet_id()?),
-            _ => Delivery::ExactlyOnce(r.packet_id()?),
+            // One read of the identifier for both QoS levels.
+            qos => {
+                let id = r.packet_id()?;
+                if qos == 1 {
+                    Delivery::AtLeastOnce(id)
+                } else {
+                    Delivery::ExactlyOnce(id)
+                }
+            }
         };
         Ok(Self {
             dup: flags & 0x08 != 0,
