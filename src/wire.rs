@@ -331,6 +331,8 @@ impl Out for SliceOut<'_> {
         Ok(())
     }
 
+    // The size-first build writes single bytes through `put` (one copy of the code).
+    #[cfg(feature = "perf")]
     #[inline]
     fn put_u8(&mut self, b: u8) -> Result<(), Infallible> {
         if let Some(dst) = self.buf.get_mut(self.pos) {
