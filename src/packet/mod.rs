@@ -228,6 +228,10 @@ pub(crate) fn decode_body_from_server<'a>(
     }
 }
 
+/// Packet types (bit numbers) whose variable header holds a packet identifier: PUBLISH (at
+/// QoS 1 and 2), PUBACK, PUBREC, PUBREL, PUBCOMP, SUBSCRIBE, SUBACK, UNSUBSCRIBE, UNSUBACK.
+const HAS_ID: u16 = 0x0ff8;
+
 #[inline(always)]
 fn decode_body_for<'a, const FROM_SERVER: bool>(
     header: &FixedHeader,
@@ -253,21 +257,44 @@ fn decode_body_for<'a, const FROM_SERVER: bool>(
         return Err(DecodeError::UnexpectedPacketType(header.packet_type));
     }
     let mut r = Reader(body);
-    let packet = match header.packet_type {
-        PacketType::Connect => Packet::Connect(Connect::parse(&mut r)?),
-        PacketType::ConnAck => Packet::ConnAck(ConnAck::parse(&mut r)?),
-        PacketType::Publish => Packet::Publish(Publish::parse(header.flags, &mut r)?),
-        PacketType::PubAck => Packet::PubAck(r.packet_id()?),
-        PacketType::PubRec => Packet::PubRec(r.packet_id()?),
-        PacketType::PubRel => Packet::PubRel(r.packet_id()?),
-        PacketType::PubComp => Packet::PubComp(r.packet_id()?),
-        PacketType::Subscribe => Packet::Subscribe(Subscribe::parse(&mut r)?),
-        PacketType::SubAck => Packet::SubAck(SubAck::parse(&mut r)?),
-        PacketType::Unsubscribe => Packet::Unsubscribe(Unsubscribe::parse(&mut r)?),
-        PacketType::UnsubAck => Packet::UnsubAck(r.packet_id()?),
-        PacketType::PingReq => Packet::PingReq,
-        PacketType::PingResp => Packet::PingResp,
-        PacketType::Disconnect => Packet::Disconnect,
+    let (t, flags) = (header.packet_type, header.flags);
+    // The variable header: a PUBLISH starts with its topic name; then every type that has a
+    // packet identifier (PUBLISH only at QoS 1 and 2) reads it, at this one call site.
+    let topic = if t == PacketType::Publish {
+        Some(r.topic_name()?)
+    } else {
+        None
+    };
+    // (A type without one gets a placeholder that no arm below uses.)
+    let id = if (HAS_ID >> (t as u8)) & 1 != 0 && (t != PacketType::Publish || flags & 0x06 != 0) {
+        Some(r.packet_id()?)
+    } else {
+        None
+    };
+    let id_or_min = id.unwrap_or(PacketId::MIN);
+    let packet = match (t, topic) {
+        (PacketType::Connect, _) if !FROM_SERVER => Packet::Connect(Connect::parse(&mut r)?),
+        (PacketType::ConnAck, _) => Packet::ConnAck(ConnAck::parse(&mut r)?),
+        (PacketType::Publish, Some(topic)) => {
+            Packet::Publish(Publish::from_parts(flags, topic, id, r.rest()))
+        }
+        (PacketType::PubAck, _) => Packet::PubAck(id_or_min),
+        (PacketType::PubRec, _) => Packet::PubRec(id_or_min),
+        (PacketType::PubRel, _) => Packet::PubRel(id_or_min),
+        (PacketType::PubComp, _) => Packet::PubComp(id_or_min),
+        (PacketType::Subscribe, _) if !FROM_SERVER => {
+            Packet::Subscribe(Subscribe::parse_after_id(id_or_min, &mut r)?)
+        }
+        (PacketType::SubAck, _) => Packet::SubAck(SubAck::parse_after_id(id_or_min, &mut r)?),
+        (PacketType::Unsubscribe, _) if !FROM_SERVER => {
+            Packet::Unsubscribe(Unsubscribe::parse_after_id(id_or_min, &mut r)?)
+        }
+        (PacketType::UnsubAck, _) => Packet::UnsubAck(id_or_min),
+        (PacketType::PingReq, _) if !FROM_SERVER => Packet::PingReq,
+        (PacketType::PingResp, _) => Packet::PingResp,
+        (PacketType::Disconnect, _) if !FROM_SERVER => Packet::Disconnect,
+        // Cannot happen: a PUBLISH has its topic, and a client-only type was refused above.
+        _ => return Err(DecodeError::UnexpectedEnd),
     };
     // Every field is read; whatever is left over breaks the Remaining Length.
     if !r.0.is_empty() {

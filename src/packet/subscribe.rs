@@ -329,8 +329,11 @@ pub struct Unsubscribe<'a> {
 macro_rules! list_packet {
     ($t:ident, $field:ident, $ptype:ident) => {
         impl<'a> $t<'a> {
-            pub(crate) fn parse(r: &mut Reader<'a>) -> Result<Self, DecodeError> {
-                let packet_id = r.packet_id()?;
+            /// Parses the payload that follows the packet identifier (already read).
+            pub(crate) fn parse_after_id(
+                packet_id: PacketId,
+                r: &mut Reader<'a>,
+            ) -> Result<Self, DecodeError> {
                 let $field = Entries::parse(r, DecodeError::EmptyPayload(crate::PacketType::$ptype))?;
                 Ok(Self { packet_id, $field })
             }
