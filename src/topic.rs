@@ -107,26 +107,16 @@ fn filter_rules(s: &str, found: u8) -> Result<(), TopicError> {
     if found & WILDCARD == 0 {
         return Ok(());
     }
-    // Judge each level at the `/` (or the end) that closes it: a wildcard must be the whole
-    // level, and `#` only the last one ([MQTT-4.7.1-2], [MQTT-4.7.1-3]).
-    let (mut wild, mut len, mut first) = (false, 0usize, 0u8);
-    let bytes = s.as_bytes();
-    for (at, &b) in bytes.iter().enumerate() {
-        if b != b'/' {
-            if len == 0 {
-                first = b;
-            }
-            len += 1;
-            wild |= b == b'+' || b == b'#';
+    // A wildcard must be a whole level: preceded by `/` (or the start), and `+` followed by
+    // `/` (or the end), `#` by nothing at all ([MQTT-4.7.1-2], [MQTT-4.7.1-3]). Judged pairwise
+    // on each byte and the one before it.
+    let mut prev = b'/';
+    for &b in s.as_bytes() {
+        let wild = b == b'+' || b == b'#';
+        if prev == b'#' || (prev == b'+' && b != b'/') || (wild && prev != b'/') {
+            return Err(TopicError::MisplacedWildcard);
         }
-        let end = at + 1 == bytes.len();
-        if b == b'/' || end {
-            let whole = len == 1 && (first == b'+' || (first == b'#' && b != b'/'));
-            if wild && !whole {
-                return Err(TopicError::MisplacedWildcard);
-            }
-            (wild, len) = (false, 0);
-        }
+        prev = b;
     }
     Ok(())
 }
