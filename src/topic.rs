@@ -104,6 +104,12 @@ pub fn validate_topic_filter(s: &str) -> Result<(), TopicError> {
 
 fn filter_rules(s: &str, found: u8) -> Result<(), TopicError> {
     check_common(s, found)?;
+    wildcard_rules(s, found)
+}
+
+/// Where the wildcards of a filter may stand.
+#[inline(always)]
+fn wildcard_rules(s: &str, found: u8) -> Result<(), TopicError> {
     if found & WILDCARD == 0 {
         return Ok(());
     }
@@ -141,9 +147,17 @@ impl<'a> TopicName<'a> {
         validate_topic_name(s).map(|()| Self(s))
     }
 
-    /// [`new`](Self::new) for a string already scanned by the decoder.
-    pub(crate) fn checked(s: &'a str, found: u8) -> Result<Self, TopicError> {
-        name_rules(s, found).map(|()| Self(s))
+    /// [`new`](Self::new) for a string the decoder has read and scanned: at most 65,535
+    /// bytes and free of U+0000 already (the string reader refuses U+0000 first), so only
+    /// emptiness and wildcards are left to check.
+    pub(crate) fn checked(s: &'a str, found: u8) -> Result<Self, DecodeError> {
+        if s.is_empty() {
+            Err(DecodeError::EmptyTopic)
+        } else if found & WILDCARD != 0 {
+            Err(DecodeError::WildcardInTopicName)
+        } else {
+            Ok(Self(s))
+        }
     }
 
     /// The topic as a string slice.
@@ -173,9 +187,16 @@ impl<'a> TopicFilter<'a> {
         validate_topic_filter(s).map(|()| Self(s))
     }
 
-    /// [`new`](Self::new) for a string already scanned by the decoder.
-    pub(crate) fn checked(s: &'a str, found: u8) -> Result<Self, TopicError> {
-        filter_rules(s, found).map(|()| Self(s))
+    /// [`new`](Self::new) for a string the decoder has read and scanned (see
+    /// [`TopicName::checked`]).
+    pub(crate) fn checked(s: &'a str, found: u8) -> Result<Self, DecodeError> {
+        if s.is_empty() {
+            return Err(DecodeError::EmptyTopic);
+        }
+        match wildcard_rules(s, found) {
+            Ok(()) => Ok(Self(s)),
+            Err(_) => Err(DecodeError::InvalidTopicFilter),
+        }
     }
 
     /// The filter as a string slice.

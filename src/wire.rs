@@ -103,14 +103,14 @@ impl<'a> Reader<'a> {
     /// [`TopicName`], with the same error precedence.
     pub fn topic_name(&mut self) -> Result<TopicName<'a>, DecodeError> {
         let (s, found) = self.text(WILDCARD)?;
-        TopicName::checked(s, found).map_err(DecodeError::from)
+        TopicName::checked(s, found)
     }
 
     /// A topic filter (3.8.3, 3.10.3): a [`string`](Self::string) that is also a valid
     /// [`TopicFilter`], with the same error precedence.
     pub fn topic_filter(&mut self) -> Result<TopicFilter<'a>, DecodeError> {
         let (s, found) = self.text(WILDCARD)?;
-        TopicFilter::checked(s, found).map_err(DecodeError::from)
+        TopicFilter::checked(s, found)
     }
 
     /// A length-prefixed string, checked for U+0000 then UTF-8 (U+0000 takes precedence
