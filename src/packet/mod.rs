@@ -267,34 +267,42 @@ fn decode_body_for<'a, const FROM_SERVER: bool>(
     };
     // (A type without one gets a placeholder that no arm below uses.)
     let id = if (HAS_ID >> (t as u8)) & 1 != 0 && (t != PacketType::Publish || flags & 0x06 != 0) {
-        Some(r.packet_id()?)
+        let v = r.u16()?;
+        let Some(id) = PacketId::new(v) else {
+            return Err(DecodeError::PacketIdZero);
+        };
+        Some(id)
     } else {
         None
     };
     let id_or_min = id.unwrap_or(PacketId::MIN);
-    let packet = match (t, topic) {
-        (PacketType::Connect, _) if !FROM_SERVER => Packet::Connect(Connect::parse(&mut r)?),
-        (PacketType::ConnAck, _) => Packet::ConnAck(ConnAck::parse(&mut r)?),
-        (PacketType::Publish, Some(topic)) => {
+    let packet = match t {
+        PacketType::Connect if !FROM_SERVER => Packet::Connect(Connect::parse(&mut r)?),
+        PacketType::ConnAck => Packet::ConnAck(ConnAck::parse(&mut r)?),
+        PacketType::Publish => {
+            // Cannot fail: the topic was read above for a PUBLISH.
+            let Some(topic) = topic else {
+                return Err(DecodeError::UnexpectedEnd);
+            };
             Packet::Publish(Publish::from_parts(flags, topic, id, r.rest()))
         }
-        (PacketType::PubAck, _) => Packet::PubAck(id_or_min),
-        (PacketType::PubRec, _) => Packet::PubRec(id_or_min),
-        (PacketType::PubRel, _) => Packet::PubRel(id_or_min),
-        (PacketType::PubComp, _) => Packet::PubComp(id_or_min),
-        (PacketType::Subscribe, _) if !FROM_SERVER => {
+        PacketType::PubAck => Packet::PubAck(id_or_min),
+        PacketType::PubRec => Packet::PubRec(id_or_min),
+        PacketType::PubRel => Packet::PubRel(id_or_min),
+        PacketType::PubComp => Packet::PubComp(id_or_min),
+        PacketType::Subscribe if !FROM_SERVER => {
             Packet::Subscribe(Subscribe::parse_after_id(id_or_min, &mut r)?)
         }
-        (PacketType::SubAck, _) => Packet::SubAck(SubAck::parse_after_id(id_or_min, &mut r)?),
-        (PacketType::Unsubscribe, _) if !FROM_SERVER => {
+        PacketType::SubAck => Packet::SubAck(SubAck::parse_after_id(id_or_min, &mut r)?),
+        PacketType::Unsubscribe if !FROM_SERVER => {
             Packet::Unsubscribe(Unsubscribe::parse_after_id(id_or_min, &mut r)?)
         }
-        (PacketType::UnsubAck, _) => Packet::UnsubAck(id_or_min),
-        (PacketType::PingReq, _) if !FROM_SERVER => Packet::PingReq,
-        (PacketType::PingResp, _) => Packet::PingResp,
-        (PacketType::Disconnect, _) if !FROM_SERVER => Packet::Disconnect,
-        // Cannot happen: a PUBLISH has its topic, and a client-only type was refused above.
-        _ => return Err(DecodeError::UnexpectedEnd),
+        PacketType::UnsubAck => Packet::UnsubAck(id_or_min),
+        PacketType::PingReq if !FROM_SERVER => Packet::PingReq,
+        PacketType::PingResp => Packet::PingResp,
+        PacketType::Disconnect if !FROM_SERVER => Packet::Disconnect,
+        // Cannot happen: a client-only type was refused above.
+        _ => return Err(DecodeError::UnexpectedPacketType(t)),
     };
     // Every field is read; whatever is left over breaks the Remaining Length.
     if !r.0.is_empty() {
