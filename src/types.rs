@@ -208,7 +208,8 @@ impl PacketType {
     pub const fn required_flags(self) -> Option<u8> {
         match self {
             Self::Publish => None,
-            _ => Some(Self::fixed_flags(self as u8)),
+            Self::PubRel | Self::Subscribe | Self::Unsubscribe => Some(0b0010),
+            _ => Some(0),
         }
     }
 

@@ -224,26 +224,50 @@ pub const fn remaining_len_size(n: usize) -> usize {
 /// not forbid them); a continuation bit on the fourth byte is malformed.
 #[inline]
 pub fn decode_remaining_len(buf: &[u8]) -> Result<Status<(usize, usize)>, DecodeError> {
-    // Fast path: most packets are shorter than 128 bytes, so their length is one byte.
     #[cfg(feature = "perf")]
+    return decode_remaining_len_fast(buf);
+    // One loop: a one-byte length finishes on its first pass.
+    #[cfg(not(feature = "perf"))]
+    {
+        let mut value = 0usize;
+        let mut shift = 0;
+        for (i, &b) in buf.iter().enumerate() {
+            value |= usize::from(b & 0x7f) << shift;
+            if b & 0x80 == 0 {
+                return Ok(Status::Complete((value, i + 1)));
+            }
+            if i == 3 {
+                return Err(DecodeError::MalformedRemainingLength);
+            }
+            shift += 7;
+        }
+        Ok(Status::need(1))
+    }
+}
+
+/// [`decode_remaining_len`] with a fast path for the common one-byte length.
+#[cfg(feature = "perf")]
+#[inline(always)]
+fn decode_remaining_len_fast(buf: &[u8]) -> Result<Status<(usize, usize)>, DecodeError> {
+    // Fast path: most packets are shorter than 128 bytes, so their length is one byte.
     if let Some(&b) = buf.first()
         && b & 0x80 == 0
     {
         return Ok(Status::Complete((usize::from(b), 1)));
     }
-    let mut value = 0usize;
-    let mut shift = 0;
-    for (i, &b) in buf.iter().enumerate() {
-        value |= usize::from(b & 0x7f) << shift;
+    let mut value: u32 = 0;
+    for (i, &b) in buf.iter().take(4).enumerate() {
+        value |= u32::from(b & 0x7f) << (7 * i);
         if b & 0x80 == 0 {
-            return Ok(Status::Complete((value, i + 1)));
+            let v = usize::try_from(value).map_err(|_| DecodeError::MalformedRemainingLength)?;
+            return Ok(Status::Complete((v, i + 1)));
         }
-        if i == 3 {
-            return Err(DecodeError::MalformedRemainingLength);
-        }
-        shift += 7;
     }
-    Ok(Status::need(1))
+    if buf.len() >= 4 {
+        Err(DecodeError::MalformedRemainingLength)
+    } else {
+        Ok(Status::need(1))
+    }
 }
 
 /// Where an encoder writes. Encoders call it only after every check has passed, so a

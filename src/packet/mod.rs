@@ -117,8 +117,13 @@ fn check_first_byte(b: u8) -> Result<(PacketType, u8), DecodeError> {
     let Some(packet_type) = PacketType::from_u8(b >> 4) else {
         return Err(DecodeError::ReservedPacketType(b >> 4));
     };
-    if packet_type != PacketType::Publish {
-        if flags != PacketType::fixed_flags(b >> 4) {
+    // (Size-first: the flags from a bit table; perf: from `required_flags`' jump table.)
+    #[cfg(not(feature = "perf"))]
+    let required = (packet_type != PacketType::Publish).then(|| PacketType::fixed_flags(b >> 4));
+    #[cfg(feature = "perf")]
+    let required = packet_type.required_flags();
+    if let Some(required) = required {
+        if flags != required {
             return Err(DecodeError::InvalidFlags { packet_type, flags });
         }
     } else {
@@ -230,6 +235,7 @@ pub(crate) fn decode_body_from_server<'a>(
 
 /// Packet types (bit numbers) whose variable header holds a packet identifier: PUBLISH (at
 /// QoS 1 and 2), PUBACK, PUBREC, PUBREL, PUBCOMP, SUBSCRIBE, SUBACK, UNSUBSCRIBE, UNSUBACK.
+#[cfg(not(feature = "perf"))]
 const HAS_ID: u16 = 0x0ff8;
 
 #[inline(always)]
@@ -256,7 +262,47 @@ fn decode_body_for<'a, const FROM_SERVER: bool>(
     {
         return Err(DecodeError::UnexpectedPacketType(header.packet_type));
     }
-    let mut r = Reader(body);
+    #[cfg(not(feature = "perf"))]
+    return parse_body_for::<FROM_SERVER>(header, &mut Reader(body));
+    // Speed-first: each type reads its own fields.
+    #[cfg(feature = "perf")]
+    {
+        let mut r = Reader(body);
+        let packet = match header.packet_type {
+            PacketType::Connect => Packet::Connect(Connect::parse(&mut r)?),
+            PacketType::ConnAck => Packet::ConnAck(ConnAck::parse(&mut r)?),
+            PacketType::Publish => Packet::Publish(Publish::parse(header.flags, &mut r)?),
+            PacketType::PubAck => Packet::PubAck(r.packet_id()?),
+            PacketType::PubRec => Packet::PubRec(r.packet_id()?),
+            PacketType::PubRel => Packet::PubRel(r.packet_id()?),
+            PacketType::PubComp => Packet::PubComp(r.packet_id()?),
+            PacketType::Subscribe => Packet::Subscribe(Subscribe::parse_after_id(r.packet_id()?, &mut r)?),
+            PacketType::SubAck => Packet::SubAck(SubAck::parse_after_id(r.packet_id()?, &mut r)?),
+            PacketType::Unsubscribe => {
+                Packet::Unsubscribe(Unsubscribe::parse_after_id(r.packet_id()?, &mut r)?)
+            }
+            PacketType::UnsubAck => Packet::UnsubAck(r.packet_id()?),
+            PacketType::PingReq => Packet::PingReq,
+            PacketType::PingResp => Packet::PingResp,
+            PacketType::Disconnect => Packet::Disconnect,
+        };
+        // Every field is read; whatever is left over breaks the Remaining Length.
+        if !r.0.is_empty() {
+            return Err(DecodeError::TrailingBytes);
+        }
+        Ok(packet)
+    }
+}
+
+/// The body of [`decode_body_for`], size-first: the topic name and the packet identifier are
+/// each read at one call site, ahead of the per-type match (same fields in the same order,
+/// so the same first error).
+#[cfg(not(feature = "perf"))]
+#[inline(always)]
+fn parse_body_for<'a, const FROM_SERVER: bool>(
+    header: &FixedHeader,
+    r: &mut Reader<'a>,
+) -> Result<Packet<'a>, DecodeError> {
     let (t, flags) = (header.packet_type, header.flags);
     // The variable header: a PUBLISH starts with its topic name; then every type that has a
     // packet identifier (PUBLISH only at QoS 1 and 2) reads it, at this one call site.
@@ -277,8 +323,8 @@ fn decode_body_for<'a, const FROM_SERVER: bool>(
     };
     let id_or_min = id.unwrap_or(PacketId::MIN);
     let packet = match t {
-        PacketType::Connect if !FROM_SERVER => Packet::Connect(Connect::parse(&mut r)?),
-        PacketType::ConnAck => Packet::ConnAck(ConnAck::parse(&mut r)?),
+        PacketType::Connect if !FROM_SERVER => Packet::Connect(Connect::parse(r)?),
+        PacketType::ConnAck => Packet::ConnAck(ConnAck::parse(r)?),
         PacketType::Publish => {
             // Cannot fail: the topic was read above for a PUBLISH.
             let Some(topic) = topic else {
@@ -290,12 +336,10 @@ fn decode_body_for<'a, const FROM_SERVER: bool>(
         PacketType::PubRec => Packet::PubRec(id_or_min),
         PacketType::PubRel => Packet::PubRel(id_or_min),
         PacketType::PubComp => Packet::PubComp(id_or_min),
-        PacketType::Subscribe if !FROM_SERVER => {
-            Packet::Subscribe(Subscribe::parse_after_id(id_or_min, &mut r)?)
-        }
-        PacketType::SubAck => Packet::SubAck(SubAck::parse_after_id(id_or_min, &mut r)?),
+        PacketType::Subscribe if !FROM_SERVER => Packet::Subscribe(Subscribe::parse_after_id(id_or_min, r)?),
+        PacketType::SubAck => Packet::SubAck(SubAck::parse_after_id(id_or_min, r)?),
         PacketType::Unsubscribe if !FROM_SERVER => {
-            Packet::Unsubscribe(Unsubscribe::parse_after_id(id_or_min, &mut r)?)
+            Packet::Unsubscribe(Unsubscribe::parse_after_id(id_or_min, r)?)
         }
         PacketType::UnsubAck => Packet::UnsubAck(id_or_min),
         PacketType::PingReq if !FROM_SERVER => Packet::PingReq,
