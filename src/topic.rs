@@ -109,7 +109,7 @@ fn filter_rules(s: &str, found: u8) -> Result<(), TopicError> {
 
 /// Where the wildcards of a filter may stand.
 #[inline(always)]
-fn wildcard_rules(s: &str, found: u8) -> Result<(), TopicError> {
+pub(crate) fn wildcard_rules(s: &str, found: u8) -> Result<(), TopicError> {
     if found & WILDCARD == 0 {
         return Ok(());
     }
@@ -147,17 +147,10 @@ impl<'a> TopicName<'a> {
         validate_topic_name(s).map(|()| Self(s))
     }
 
-    /// [`new`](Self::new) for a string the decoder has read and scanned: at most 65,535
-    /// bytes and free of U+0000 already (the string reader refuses U+0000 first), so only
-    /// emptiness and wildcards are left to check.
-    pub(crate) fn checked(s: &'a str, found: u8) -> Result<Self, DecodeError> {
-        if s.is_empty() {
-            Err(DecodeError::EmptyTopic)
-        } else if found & WILDCARD != 0 {
-            Err(DecodeError::WildcardInTopicName)
-        } else {
-            Ok(Self(s))
-        }
+    /// A string the decoder has read and checked against every topic-name rule
+    /// ([`Reader::topic_name`](crate::wire::Reader::topic_name)).
+    pub(crate) const fn decoded(s: &'a str) -> Self {
+        Self(s)
     }
 
     /// The topic as a string slice.
@@ -187,16 +180,10 @@ impl<'a> TopicFilter<'a> {
         validate_topic_filter(s).map(|()| Self(s))
     }
 
-    /// [`new`](Self::new) for a string the decoder has read and scanned (see
-    /// [`TopicName::checked`]).
-    pub(crate) fn checked(s: &'a str, found: u8) -> Result<Self, DecodeError> {
-        if s.is_empty() {
-            return Err(DecodeError::EmptyTopic);
-        }
-        match wildcard_rules(s, found) {
-            Ok(()) => Ok(Self(s)),
-            Err(_) => Err(DecodeError::InvalidTopicFilter),
-        }
+    /// A string the decoder has read and checked against every topic-filter rule
+    /// ([`Reader::topic_filter`](crate::wire::Reader::topic_filter)).
+    pub(crate) const fn decoded(s: &'a str) -> Self {
+        Self(s)
     }
 
     /// The filter as a string slice.

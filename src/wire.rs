@@ -11,7 +11,7 @@ use nom::number::complete::be_u16;
 
 use crate::error::DecodeError;
 use crate::status::Status;
-use crate::topic::{TopicFilter, TopicName};
+use crate::topic::{TopicFilter, TopicName, wildcard_rules};
 use crate::types::PacketId;
 
 /// Largest Remaining Length a 4-byte variable-byte integer can hold (2.2.3).
@@ -96,39 +96,62 @@ impl<'a> Reader<'a> {
     /// without U+0000 ([MQTT-1.5.3-2]). A BOM is kept as an ordinary character
     /// ([MQTT-1.5.3-3]).
     pub fn string(&mut self) -> Result<&'a str, DecodeError> {
-        self.text(0).map(|(s, _)| s)
+        self.text(Text::Plain)
     }
 
     /// A topic name (3.3.2.1, 3.1.3.2): a [`string`](Self::string) that is also a valid
     /// [`TopicName`], with the same error precedence.
     pub fn topic_name(&mut self) -> Result<TopicName<'a>, DecodeError> {
-        let (s, found) = self.text(WILDCARD)?;
-        TopicName::checked(s, found)
+        self.text(Text::Name).map(TopicName::decoded)
     }
 
     /// A topic filter (3.8.3, 3.10.3): a [`string`](Self::string) that is also a valid
     /// [`TopicFilter`], with the same error precedence.
     pub fn topic_filter(&mut self) -> Result<TopicFilter<'a>, DecodeError> {
-        let (s, found) = self.text(WILDCARD)?;
-        TopicFilter::checked(s, found)
+        self.text(Text::Filter).map(TopicFilter::decoded)
     }
 
     /// A length-prefixed string, checked for U+0000 then UTF-8 (U+0000 takes precedence
-    /// whatever the order of the bytes); also reports which of the `also` bytes it holds.
+    /// whatever the order of the bytes), then, for a topic, the topic rules. One function for
+    /// every kind, so the scan's findings never leave it.
     #[cfg_attr(not(feature = "perf"), inline(never))]
     #[cfg_attr(feature = "perf", inline(always))]
-    fn text(&mut self, also: u8) -> Result<(&'a str, u8), DecodeError> {
+    fn text(&mut self, kind: Text) -> Result<&'a str, DecodeError> {
         let bytes = self.binary()?;
-        let found = scan(bytes, also);
+        let found = scan(bytes, if kind == Text::Plain { 0 } else { WILDCARD });
         if found & NUL != 0 {
             return Err(DecodeError::NullCharacter);
         }
         // `core::str::from_utf8` rejects encoded surrogates (ED A0..BF xx) and overlong forms.
-        match core::str::from_utf8(bytes) {
-            Ok(s) => Ok((s, found)),
-            Err(_) => Err(DecodeError::InvalidUtf8),
+        let Ok(s) = core::str::from_utf8(bytes) else {
+            return Err(DecodeError::InvalidUtf8);
+        };
+        // A decoded topic is at most 65,535 bytes and free of U+0000 already: emptiness and
+        // wildcards are what is left of its rules (4.7.3, 4.7.1).
+        match kind {
+            Text::Plain => {}
+            _ if s.is_empty() => return Err(DecodeError::EmptyTopic),
+            Text::Name if found & WILDCARD != 0 => return Err(DecodeError::WildcardInTopicName),
+            Text::Name => {}
+            Text::Filter => {
+                if wildcard_rules(s, found).is_err() {
+                    return Err(DecodeError::InvalidTopicFilter);
+                }
+            }
         }
+        Ok(s)
     }
+}
+
+/// What [`Reader::text`] reads.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Text {
+    /// A plain string.
+    Plain,
+    /// A topic name.
+    Name,
+    /// A topic filter.
+    Filter,
 }
 
 /// Runs `parser` over a whole packet body and requires it to consume every byte.
