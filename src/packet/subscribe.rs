@@ -105,7 +105,10 @@ impl<'a> sealed::EntryCodec<'a> for TopicFilter<'a> {
 
 impl<'a> sealed::EntryCodec<'a> for SubAckReturnCode {
     fn parse(r: &mut Reader<'a>) -> Result<Self, DecodeError> {
-        let b = r.u8()?;
+        let [b, ref rest @ ..] = *r.0 else {
+            return Err(DecodeError::UnexpectedEnd);
+        };
+        r.0 = rest;
         Self::from_u8(b).ok_or(DecodeError::InvalidSubAckCode(b))
     }
     #[cfg(feature = "perf")]
