@@ -69,7 +69,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A big-endian 16-bit integer (1.5.2).
-    #[cfg_attr(not(feature = "perf"), inline(never))]
+    #[cfg_attr(not(feature = "perf"), inline)]
     #[cfg_attr(feature = "perf", inline(always))]
     pub fn u16(&mut self) -> Result<u16, DecodeError> {
         self.run(be_u16)
