@@ -115,7 +115,7 @@ impl<'a> Reader<'a> {
     /// A length-prefixed string, checked for U+0000 then UTF-8 (U+0000 takes precedence
     /// whatever the order of the bytes), then, for a topic, the topic rules. One function for
     /// every kind, so the scan's findings never leave it.
-    #[cfg_attr(not(feature = "perf"), inline(never))]
+    #[cfg_attr(not(feature = "perf"), inline)]
     #[cfg_attr(feature = "perf", inline(always))]
     fn text(&mut self, kind: Text) -> Result<&'a str, DecodeError> {
         let bytes = self.binary()?;
