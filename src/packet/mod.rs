@@ -185,7 +185,7 @@ pub fn decode(buf: &[u8]) -> Result<Status<(Packet<'_>, usize)>, DecodeError> {
 /// # Errors
 /// A [`DecodeError`] naming the first rule the body breaks.
 pub fn decode_body<'a>(header: &FixedHeader, body: &'a [u8]) -> Result<Packet<'a>, DecodeError> {
-    decode_body_for::<false>(header, body)
+    decode_body_for::<false, false>(header, body)
 }
 
 /// [`decode`] for a client: decodes only the packets a server sends (CONNACK, PUBLISH,
@@ -214,7 +214,7 @@ fn decode_as<const FROM_SERVER: bool>(buf: &[u8]) -> Result<Status<(Packet<'_>, 
         return Ok(Status::need(total - buf.len()));
     };
     Ok(Status::Complete((
-        decode_body_for::<FROM_SERVER>(&header, body)?,
+        decode_body_for::<FROM_SERVER, false>(&header, body)?,
         total,
     )))
 }
@@ -227,7 +227,7 @@ pub(crate) fn decode_body_from_server<'a>(
     header: &FixedHeader,
     body: &'a [u8],
 ) -> Result<Option<Packet<'a>>, DecodeError> {
-    match decode_body_for::<true>(header, body) {
+    match decode_body_for::<true, true>(header, body) {
         Err(DecodeError::UnexpectedPacketType(_)) => Ok(None),
         r => r.map(Some),
     }
@@ -239,7 +239,7 @@ pub(crate) fn decode_body_from_server<'a>(
 const HAS_ID: u16 = 0x0ff8;
 
 #[inline(always)]
-fn decode_body_for<'a, const FROM_SERVER: bool>(
+fn decode_body_for<'a, const FROM_SERVER: bool, const REFUSE_FIRST: bool>(
     header: &FixedHeader,
     body: &'a [u8],
 ) -> Result<Packet<'a>, DecodeError> {
@@ -250,7 +250,13 @@ fn decode_body_for<'a, const FROM_SERVER: bool>(
             DecodeError::TrailingBytes
         });
     }
+    // (The size-first body parser refuses these itself, before reading anything.)
+    // The size-first body parser refuses these itself, before reading anything, so this early
+    // test only decides where the refusal is made (`REFUSE_FIRST`: here, which keeps the
+    // client's packet loop smaller; otherwise in the body parser, which keeps
+    // `decode_from_server` smaller). Same error either way.
     if FROM_SERVER
+        && (REFUSE_FIRST || cfg!(feature = "perf"))
         && matches!(
             header.packet_type,
             PacketType::Connect
@@ -312,7 +318,14 @@ fn parse_body_for<'a, const FROM_SERVER: bool>(
         None
     };
     // (A type without one gets a placeholder that no arm below uses.)
-    let id = if (HAS_ID >> (t as u8)) & 1 != 0 && (t != PacketType::Publish || flags & 0x06 != 0) {
+    // From a server, the client-only SUBSCRIBE and UNSUBSCRIBE read nothing either: like the
+    // other client-only types they go straight to the `UnexpectedPacketType` arm below.
+    let has_id = if FROM_SERVER {
+        HAS_ID & !(1 << 8 | 1 << 10)
+    } else {
+        HAS_ID
+    };
+    let id = if (has_id >> (t as u8)) & 1 != 0 && (t != PacketType::Publish || flags & 0x06 != 0) {
         let v = r.u16()?;
         let Some(id) = PacketId::new(v) else {
             return Err(DecodeError::PacketIdZero);
@@ -345,7 +358,7 @@ fn parse_body_for<'a, const FROM_SERVER: bool>(
         PacketType::PingReq if !FROM_SERVER => Packet::PingReq,
         PacketType::PingResp => Packet::PingResp,
         PacketType::Disconnect if !FROM_SERVER => Packet::Disconnect,
-        // Cannot happen: a client-only type was refused above.
+        // A client-only type from a server (nothing of its body was read).
         _ => return Err(DecodeError::UnexpectedPacketType(t)),
     };
     // Every field is read; whatever is left over breaks the Remaining Length.
