@@ -104,29 +104,25 @@ pub fn validate_topic_filter(s: &str) -> Result<(), TopicError> {
 
 fn filter_rules(s: &str, found: u8) -> Result<(), TopicError> {
     check_common(s, found)?;
+    wildcard_rules(s, found)
+}
+
+/// Where the wildcards of a filter may stand.
+#[inline(always)]
+pub(crate) fn wildcard_rules(s: &str, found: u8) -> Result<(), TopicError> {
     if found & WILDCARD == 0 {
         return Ok(());
     }
-    // Judge each level at the `/` (or the end) that closes it: a wildcard must be the whole
-    // level, and `#` only the last one ([MQTT-4.7.1-2], [MQTT-4.7.1-3]).
-    let (mut wild, mut len, mut first) = (false, 0usize, 0u8);
-    let bytes = s.as_bytes();
-    for (at, &b) in bytes.iter().enumerate() {
-        if b != b'/' {
-            if len == 0 {
-                first = b;
-            }
-            len += 1;
-            wild |= b == b'+' || b == b'#';
+    // A wildcard must be a whole level: preceded by `/` (or the start), and `+` followed by
+    // `/` (or the end), `#` by nothing at all ([MQTT-4.7.1-2], [MQTT-4.7.1-3]). Judged pairwise
+    // on each byte and the one before it.
+    let mut prev = b'/';
+    for &b in s.as_bytes() {
+        let wild = b == b'+' || b == b'#';
+        if prev == b'#' || (prev == b'+' && b != b'/') || (wild && prev != b'/') {
+            return Err(TopicError::MisplacedWildcard);
         }
-        let end = at + 1 == bytes.len();
-        if b == b'/' || end {
-            let whole = len == 1 && (first == b'+' || (first == b'#' && b != b'/'));
-            if wild && !whole {
-                return Err(TopicError::MisplacedWildcard);
-            }
-            (wild, len) = (false, 0);
-        }
+        prev = b;
     }
     Ok(())
 }
@@ -151,9 +147,10 @@ impl<'a> TopicName<'a> {
         validate_topic_name(s).map(|()| Self(s))
     }
 
-    /// [`new`](Self::new) for a string already scanned by the decoder.
-    pub(crate) fn checked(s: &'a str, found: u8) -> Result<Self, TopicError> {
-        name_rules(s, found).map(|()| Self(s))
+    /// A string the decoder has read and checked against every topic-name rule
+    /// ([`Reader::topic_name`](crate::wire::Reader::topic_name)).
+    pub(crate) const fn decoded(s: &'a str) -> Self {
+        Self(s)
     }
 
     /// The topic as a string slice.
@@ -183,9 +180,10 @@ impl<'a> TopicFilter<'a> {
         validate_topic_filter(s).map(|()| Self(s))
     }
 
-    /// [`new`](Self::new) for a string already scanned by the decoder.
-    pub(crate) fn checked(s: &'a str, found: u8) -> Result<Self, TopicError> {
-        filter_rules(s, found).map(|()| Self(s))
+    /// A string the decoder has read and checked against every topic-filter rule
+    /// ([`Reader::topic_filter`](crate::wire::Reader::topic_filter)).
+    pub(crate) const fn decoded(s: &'a str) -> Self {
+        Self(s)
     }
 
     /// The filter as a string slice.

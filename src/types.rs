@@ -212,6 +212,14 @@ impl PacketType {
             _ => Some(0),
         }
     }
+
+    /// The required flag nibble of type number `t` other than PUBLISH: 0b0010 for PUBREL (6),
+    /// SUBSCRIBE (8) and UNSUBSCRIBE (10), 0 for the rest. A bit table, not a match: a few
+    /// instructions instead of a jump table on a microcontroller.
+    #[inline(always)]
+    pub(crate) const fn fixed_flags(t: u8) -> u8 {
+        (((1u16 << 6 | 1 << 8 | 1 << 10) >> (t & 0x0f)) as u8 & 1) << 1
+    }
 }
 
 impl fmt::Display for PacketType {

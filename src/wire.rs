@@ -11,7 +11,7 @@ use nom::number::complete::be_u16;
 
 use crate::error::DecodeError;
 use crate::status::Status;
-use crate::topic::{TopicFilter, TopicName};
+use crate::topic::{TopicFilter, TopicName, wildcard_rules};
 use crate::types::PacketId;
 
 /// Largest Remaining Length a 4-byte variable-byte integer can hold (2.2.3).
@@ -69,7 +69,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A big-endian 16-bit integer (1.5.2).
-    #[cfg_attr(not(feature = "perf"), inline(never))]
+    #[cfg_attr(not(feature = "perf"), inline)]
     #[cfg_attr(feature = "perf", inline(always))]
     pub fn u16(&mut self) -> Result<u16, DecodeError> {
         self.run(be_u16)
@@ -80,8 +80,9 @@ impl<'a> Reader<'a> {
         PacketId::new(self.u16()?).ok_or(DecodeError::PacketIdZero)
     }
 
-    /// Binary data: a 16-bit length then that many bytes (1.5.3, 3.1.3.3).
-    #[cfg_attr(not(feature = "perf"), inline(never))]
+    /// Binary data: a 16-bit length then that many bytes (1.5.3, 3.1.3.3). (Size-first:
+    /// left to the inliner, which folds it into its one caller in a client.)
+    #[cfg_attr(not(feature = "perf"), inline)]
     #[cfg_attr(feature = "perf", inline(always))]
     pub fn binary(&mut self) -> Result<&'a [u8], DecodeError> {
         self.run(length_data(be_u16))
@@ -96,39 +97,62 @@ impl<'a> Reader<'a> {
     /// without U+0000 ([MQTT-1.5.3-2]). A BOM is kept as an ordinary character
     /// ([MQTT-1.5.3-3]).
     pub fn string(&mut self) -> Result<&'a str, DecodeError> {
-        self.text(0).map(|(s, _)| s)
+        self.text(Text::Plain)
     }
 
     /// A topic name (3.3.2.1, 3.1.3.2): a [`string`](Self::string) that is also a valid
     /// [`TopicName`], with the same error precedence.
     pub fn topic_name(&mut self) -> Result<TopicName<'a>, DecodeError> {
-        let (s, found) = self.text(WILDCARD)?;
-        TopicName::checked(s, found).map_err(DecodeError::from)
+        self.text(Text::Name).map(TopicName::decoded)
     }
 
     /// A topic filter (3.8.3, 3.10.3): a [`string`](Self::string) that is also a valid
     /// [`TopicFilter`], with the same error precedence.
     pub fn topic_filter(&mut self) -> Result<TopicFilter<'a>, DecodeError> {
-        let (s, found) = self.text(WILDCARD)?;
-        TopicFilter::checked(s, found).map_err(DecodeError::from)
+        self.text(Text::Filter).map(TopicFilter::decoded)
     }
 
     /// A length-prefixed string, checked for U+0000 then UTF-8 (U+0000 takes precedence
-    /// whatever the order of the bytes); also reports which of the `also` bytes it holds.
-    #[cfg_attr(not(feature = "perf"), inline(never))]
+    /// whatever the order of the bytes), then, for a topic, the topic rules. One function for
+    /// every kind, so the scan's findings never leave it.
+    #[cfg_attr(not(feature = "perf"), inline)]
     #[cfg_attr(feature = "perf", inline(always))]
-    fn text(&mut self, also: u8) -> Result<(&'a str, u8), DecodeError> {
+    fn text(&mut self, kind: Text) -> Result<&'a str, DecodeError> {
         let bytes = self.binary()?;
-        let found = scan(bytes, also);
+        let found = scan(bytes, if kind == Text::Plain { 0 } else { WILDCARD });
         if found & NUL != 0 {
             return Err(DecodeError::NullCharacter);
         }
         // `core::str::from_utf8` rejects encoded surrogates (ED A0..BF xx) and overlong forms.
-        match core::str::from_utf8(bytes) {
-            Ok(s) => Ok((s, found)),
-            Err(_) => Err(DecodeError::InvalidUtf8),
+        let Ok(s) = core::str::from_utf8(bytes) else {
+            return Err(DecodeError::InvalidUtf8);
+        };
+        // A decoded topic is at most 65,535 bytes and free of U+0000 already: emptiness and
+        // wildcards are what is left of its rules (4.7.3, 4.7.1).
+        match kind {
+            Text::Plain => {}
+            _ if s.is_empty() => return Err(DecodeError::EmptyTopic),
+            Text::Name if found & WILDCARD != 0 => return Err(DecodeError::WildcardInTopicName),
+            Text::Name => {}
+            Text::Filter => {
+                if wildcard_rules(s, found).is_err() {
+                    return Err(DecodeError::InvalidTopicFilter);
+                }
+            }
         }
+        Ok(s)
     }
+}
+
+/// What [`Reader::text`] reads.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Text {
+    /// A plain string.
+    Plain,
+    /// A topic name.
+    Name,
+    /// A topic filter.
+    Filter,
 }
 
 /// Runs `parser` over a whole packet body and requires it to consume every byte.
@@ -224,6 +248,31 @@ pub const fn remaining_len_size(n: usize) -> usize {
 /// not forbid them); a continuation bit on the fourth byte is malformed.
 #[inline]
 pub fn decode_remaining_len(buf: &[u8]) -> Result<Status<(usize, usize)>, DecodeError> {
+    #[cfg(feature = "perf")]
+    return decode_remaining_len_fast(buf);
+    // One loop: a one-byte length finishes on its first pass.
+    #[cfg(not(feature = "perf"))]
+    {
+        let mut value = 0usize;
+        let mut shift = 0;
+        for (i, &b) in buf.iter().enumerate() {
+            value |= usize::from(b & 0x7f) << shift;
+            if b & 0x80 == 0 {
+                return Ok(Status::Complete((value, i + 1)));
+            }
+            if i == 3 {
+                return Err(DecodeError::MalformedRemainingLength);
+            }
+            shift += 7;
+        }
+        Ok(Status::need(1))
+    }
+}
+
+/// [`decode_remaining_len`] with a fast path for the common one-byte length.
+#[cfg(feature = "perf")]
+#[inline(always)]
+fn decode_remaining_len_fast(buf: &[u8]) -> Result<Status<(usize, usize)>, DecodeError> {
     // Fast path: most packets are shorter than 128 bytes, so their length is one byte.
     if let Some(&b) = buf.first()
         && b & 0x80 == 0
@@ -330,6 +379,8 @@ impl Out for SliceOut<'_> {
         Ok(())
     }
 
+    // The size-first build writes single bytes through `put` (one copy of the code).
+    #[cfg(feature = "perf")]
     #[inline]
     fn put_u8(&mut self, b: u8) -> Result<(), Infallible> {
         if let Some(dst) = self.buf.get_mut(self.pos) {

@@ -16,11 +16,15 @@ pub struct ConnAck {
 
 impl ConnAck {
     pub(crate) fn parse(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        let flags = r.u8()?;
-        if flags & 0xfe != 0 {
-            return Err(DecodeError::ReservedConnAckFlags(flags));
-        }
-        let code = r.u8()?;
+        // Both bytes straight from the body; the flags are judged before a missing code.
+        let (flags, code) = match *r.0 {
+            [flags, ..] if flags & 0xfe != 0 => return Err(DecodeError::ReservedConnAckFlags(flags)),
+            [flags, code, ref rest @ ..] => {
+                r.0 = rest;
+                (flags, code)
+            }
+            _ => return Err(DecodeError::UnexpectedEnd),
+        };
         let Some(code) = ConnectReturnCode::from_u8(code) else {
             return Err(DecodeError::InvalidConnectReturnCode(code));
         };

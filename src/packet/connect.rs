@@ -100,7 +100,7 @@ impl<'a> Connect<'a> {
             return Err(EncodeError::EmptyClientIdWithoutCleanSession);
         }
         if let Some(w) = &self.will {
-            check_len(w.topic.len())?;
+            // (The topic is a `TopicName`, at most 65,535 bytes by construction.)
             check_len(w.message.len())?;
         }
         if let Some(u) = self.username {

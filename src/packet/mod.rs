@@ -117,22 +117,26 @@ fn check_first_byte(b: u8) -> Result<(PacketType, u8), DecodeError> {
     let Some(packet_type) = PacketType::from_u8(b >> 4) else {
         return Err(DecodeError::ReservedPacketType(b >> 4));
     };
-    match packet_type.required_flags() {
-        Some(req) if req != flags => Err(DecodeError::InvalidFlags { packet_type, flags }),
-        Some(_) => Ok((packet_type, flags)),
-        None => {
-            let qos = (flags >> 1) & 0x03;
-            if qos == 3 {
-                // [MQTT-3.3.1-4]
-                Err(DecodeError::InvalidQos)
-            } else if qos == 0 && flags & 0x08 != 0 {
-                // [MQTT-3.3.1-2]
-                Err(DecodeError::DupWithQos0)
-            } else {
-                Ok((packet_type, flags))
-            }
+    // (Size-first: the flags from a bit table; perf: from `required_flags`' jump table.)
+    #[cfg(not(feature = "perf"))]
+    let required = (packet_type != PacketType::Publish).then(|| PacketType::fixed_flags(b >> 4));
+    #[cfg(feature = "perf")]
+    let required = packet_type.required_flags();
+    if let Some(required) = required {
+        if flags != required {
+            return Err(DecodeError::InvalidFlags { packet_type, flags });
+        }
+    } else {
+        let qos = (flags >> 1) & 0x03;
+        if qos == 3 {
+            // [MQTT-3.3.1-4]
+            return Err(DecodeError::InvalidQos);
+        } else if qos == 0 && flags & 0x08 != 0 {
+            // [MQTT-3.3.1-2]
+            return Err(DecodeError::DupWithQos0);
         }
     }
+    Ok((packet_type, flags))
 }
 
 /// Reads the fixed header from the start of `buf` without decoding the body.
@@ -181,7 +185,7 @@ pub fn decode(buf: &[u8]) -> Result<Status<(Packet<'_>, usize)>, DecodeError> {
 /// # Errors
 /// A [`DecodeError`] naming the first rule the body breaks.
 pub fn decode_body<'a>(header: &FixedHeader, body: &'a [u8]) -> Result<Packet<'a>, DecodeError> {
-    decode_body_for::<false>(header, body)
+    decode_body_for::<false, false>(header, body)
 }
 
 /// [`decode`] for a client: decodes only the packets a server sends (CONNACK, PUBLISH,
@@ -210,7 +214,7 @@ fn decode_as<const FROM_SERVER: bool>(buf: &[u8]) -> Result<Status<(Packet<'_>, 
         return Ok(Status::need(total - buf.len()));
     };
     Ok(Status::Complete((
-        decode_body_for::<FROM_SERVER>(&header, body)?,
+        decode_body_for::<FROM_SERVER, false>(&header, body)?,
         total,
     )))
 }
@@ -223,14 +227,19 @@ pub(crate) fn decode_body_from_server<'a>(
     header: &FixedHeader,
     body: &'a [u8],
 ) -> Result<Option<Packet<'a>>, DecodeError> {
-    match decode_body_for::<true>(header, body) {
+    match decode_body_for::<true, true>(header, body) {
         Err(DecodeError::UnexpectedPacketType(_)) => Ok(None),
         r => r.map(Some),
     }
 }
 
+/// Packet types (bit numbers) whose variable header holds a packet identifier: PUBLISH (at
+/// QoS 1 and 2), PUBACK, PUBREC, PUBREL, PUBCOMP, SUBSCRIBE, SUBACK, UNSUBSCRIBE, UNSUBACK.
+#[cfg(not(feature = "perf"))]
+const HAS_ID: u16 = 0x0ff8;
+
 #[inline(always)]
-fn decode_body_for<'a, const FROM_SERVER: bool>(
+fn decode_body_for<'a, const FROM_SERVER: bool, const REFUSE_FIRST: bool>(
     header: &FixedHeader,
     body: &'a [u8],
 ) -> Result<Packet<'a>, DecodeError> {
@@ -241,7 +250,13 @@ fn decode_body_for<'a, const FROM_SERVER: bool>(
             DecodeError::TrailingBytes
         });
     }
+    // (The size-first body parser refuses these itself, before reading anything.)
+    // The size-first body parser refuses these itself, before reading anything, so this early
+    // test only decides where the refusal is made (`REFUSE_FIRST`: here, which keeps the
+    // client's packet loop smaller; otherwise in the body parser, which keeps
+    // `decode_from_server` smaller). Same error either way.
     if FROM_SERVER
+        && (REFUSE_FIRST || cfg!(feature = "perf"))
         && matches!(
             header.packet_type,
             PacketType::Connect
@@ -253,22 +268,98 @@ fn decode_body_for<'a, const FROM_SERVER: bool>(
     {
         return Err(DecodeError::UnexpectedPacketType(header.packet_type));
     }
-    let mut r = Reader(body);
-    let packet = match header.packet_type {
-        PacketType::Connect => Packet::Connect(Connect::parse(&mut r)?),
-        PacketType::ConnAck => Packet::ConnAck(ConnAck::parse(&mut r)?),
-        PacketType::Publish => Packet::Publish(Publish::parse(header.flags, &mut r)?),
-        PacketType::PubAck => Packet::PubAck(r.packet_id()?),
-        PacketType::PubRec => Packet::PubRec(r.packet_id()?),
-        PacketType::PubRel => Packet::PubRel(r.packet_id()?),
-        PacketType::PubComp => Packet::PubComp(r.packet_id()?),
-        PacketType::Subscribe => Packet::Subscribe(Subscribe::parse(&mut r)?),
-        PacketType::SubAck => Packet::SubAck(SubAck::parse(&mut r)?),
-        PacketType::Unsubscribe => Packet::Unsubscribe(Unsubscribe::parse(&mut r)?),
-        PacketType::UnsubAck => Packet::UnsubAck(r.packet_id()?),
-        PacketType::PingReq => Packet::PingReq,
+    #[cfg(not(feature = "perf"))]
+    return parse_body_for::<FROM_SERVER>(header, &mut Reader(body));
+    // Speed-first: each type reads its own fields.
+    #[cfg(feature = "perf")]
+    {
+        let mut r = Reader(body);
+        let packet = match header.packet_type {
+            PacketType::Connect => Packet::Connect(Connect::parse(&mut r)?),
+            PacketType::ConnAck => Packet::ConnAck(ConnAck::parse(&mut r)?),
+            PacketType::Publish => Packet::Publish(Publish::parse(header.flags, &mut r)?),
+            PacketType::PubAck => Packet::PubAck(r.packet_id()?),
+            PacketType::PubRec => Packet::PubRec(r.packet_id()?),
+            PacketType::PubRel => Packet::PubRel(r.packet_id()?),
+            PacketType::PubComp => Packet::PubComp(r.packet_id()?),
+            PacketType::Subscribe => Packet::Subscribe(Subscribe::parse_after_id(r.packet_id()?, &mut r)?),
+            PacketType::SubAck => Packet::SubAck(SubAck::parse_after_id(r.packet_id()?, &mut r)?),
+            PacketType::Unsubscribe => {
+                Packet::Unsubscribe(Unsubscribe::parse_after_id(r.packet_id()?, &mut r)?)
+            }
+            PacketType::UnsubAck => Packet::UnsubAck(r.packet_id()?),
+            PacketType::PingReq => Packet::PingReq,
+            PacketType::PingResp => Packet::PingResp,
+            PacketType::Disconnect => Packet::Disconnect,
+        };
+        // Every field is read; whatever is left over breaks the Remaining Length.
+        if !r.0.is_empty() {
+            return Err(DecodeError::TrailingBytes);
+        }
+        Ok(packet)
+    }
+}
+
+/// The body of [`decode_body_for`], size-first: the topic name and the packet identifier are
+/// each read at one call site, ahead of the per-type match (same fields in the same order,
+/// so the same first error).
+#[cfg(not(feature = "perf"))]
+#[inline(always)]
+fn parse_body_for<'a, const FROM_SERVER: bool>(
+    header: &FixedHeader,
+    r: &mut Reader<'a>,
+) -> Result<Packet<'a>, DecodeError> {
+    let (t, flags) = (header.packet_type, header.flags);
+    // The variable header: a PUBLISH starts with its topic name; then every type that has a
+    // packet identifier (PUBLISH only at QoS 1 and 2) reads it, at this one call site.
+    let topic = if t == PacketType::Publish {
+        Some(r.topic_name()?)
+    } else {
+        None
+    };
+    // (A type without one gets a placeholder that no arm below uses.)
+    // From a server, the client-only SUBSCRIBE and UNSUBSCRIBE read nothing either: like the
+    // other client-only types they go straight to the `UnexpectedPacketType` arm below.
+    let has_id = if FROM_SERVER {
+        HAS_ID & !(1 << 8 | 1 << 10)
+    } else {
+        HAS_ID
+    };
+    let id = if (has_id >> (t as u8)) & 1 != 0 && (t != PacketType::Publish || flags & 0x06 != 0) {
+        let v = r.u16()?;
+        let Some(id) = PacketId::new(v) else {
+            return Err(DecodeError::PacketIdZero);
+        };
+        Some(id)
+    } else {
+        None
+    };
+    let id_or_min = id.unwrap_or(PacketId::MIN);
+    let packet = match t {
+        PacketType::Connect if !FROM_SERVER => Packet::Connect(Connect::parse(r)?),
+        PacketType::ConnAck => Packet::ConnAck(ConnAck::parse(r)?),
+        PacketType::Publish => {
+            // Cannot fail: the topic was read above for a PUBLISH.
+            let Some(topic) = topic else {
+                return Err(DecodeError::UnexpectedEnd);
+            };
+            Packet::Publish(Publish::from_parts(flags, topic, id, r.rest()))
+        }
+        PacketType::PubAck => Packet::PubAck(id_or_min),
+        PacketType::PubRec => Packet::PubRec(id_or_min),
+        PacketType::PubRel => Packet::PubRel(id_or_min),
+        PacketType::PubComp => Packet::PubComp(id_or_min),
+        PacketType::Subscribe if !FROM_SERVER => Packet::Subscribe(Subscribe::parse_after_id(id_or_min, r)?),
+        PacketType::SubAck => Packet::SubAck(SubAck::parse_after_id(id_or_min, r)?),
+        PacketType::Unsubscribe if !FROM_SERVER => {
+            Packet::Unsubscribe(Unsubscribe::parse_after_id(id_or_min, r)?)
+        }
+        PacketType::UnsubAck => Packet::UnsubAck(id_or_min),
+        PacketType::PingReq if !FROM_SERVER => Packet::PingReq,
         PacketType::PingResp => Packet::PingResp,
-        PacketType::Disconnect => Packet::Disconnect,
+        PacketType::Disconnect if !FROM_SERVER => Packet::Disconnect,
+        // A client-only type from a server (nothing of its body was read).
+        _ => return Err(DecodeError::UnexpectedPacketType(t)),
     };
     // Every field is read; whatever is left over breaks the Remaining Length.
     if !r.0.is_empty() {
@@ -318,7 +409,7 @@ impl<'a> Packet<'a> {
         let t = self.packet_type();
         let flags = match self {
             Self::Publish(p) => p.flags(),
-            _ => t.required_flags().unwrap_or(0),
+            _ => PacketType::fixed_flags(t as u8),
         };
         ((t as u8) << 4) | flags
     }
@@ -351,9 +442,28 @@ impl<'a> Packet<'a> {
         Ok(rem)
     }
 
-    fn write<O: Out>(&self, rem: usize, o: &mut O) -> Result<(), O::Error> {
-        o.put_u8(self.first_byte())?;
-        o.put_remaining_len(rem)?;
+    /// The fixed header for a Remaining Length of `rem` (at most [`MAX_REMAINING_LEN`]):
+    /// byte 0 and the variable-byte length, and how many of the five bytes it takes.
+    #[inline(never)]
+    fn fixed_header(&self, rem: usize) -> ([u8; 5], usize) {
+        let mut head = [self.first_byte(), 0, 0, 0, 0];
+        let (mut n, mut len) = (rem, 1);
+        while let Some(slot) = head.get_mut(len) {
+            let b = (n & 0x7f) as u8;
+            n >>= 7;
+            *slot = b | (u8::from(n > 0) << 7);
+            len += 1;
+            if n == 0 {
+                break;
+            }
+        }
+        (head, len)
+    }
+
+    /// Writes the fixed header in one piece, then the body.
+    fn write<O: Out>(&self, head: &([u8; 5], usize), o: &mut O) -> Result<(), O::Error> {
+        let (bytes, len) = head;
+        o.put(bytes.get(..*len).unwrap_or(bytes))?;
         self.write_body(o)
     }
 
@@ -401,11 +511,12 @@ impl<'a> Packet<'a> {
         let rem = self.prepare()?;
         #[cfg(not(feature = "perf"))]
         {
-            let total = 1 + wire::remaining_len_size(rem) + rem;
+            let head = self.fixed_header(rem);
+            let total = head.1 + rem;
             let Some(buf) = buf.get_mut(..total) else {
                 return Err(EncodeError::BufferTooSmall { needed: total });
             };
-            let Ok(()) = self.write(rem, &mut SliceOut::new(buf));
+            let Ok(()) = self.write(&head, &mut SliceOut::new(buf));
             Ok(total)
         }
     }
@@ -421,7 +532,7 @@ impl<'a> Packet<'a> {
     /// Length of what [`encode_head`](Self::encode_head) writes, after every encoder check.
     pub(crate) fn head_len(&self) -> Result<usize, EncodeError> {
         let rem = self.prepare()?;
-        Ok(1 + wire::remaining_len_size(rem) + rem - self.tail().len())
+        Ok(self.fixed_header(rem).1 + rem - self.tail().len())
     }
 
     /// Encodes everything but a PUBLISH payload into `buf` and returns its length together
@@ -430,13 +541,17 @@ impl<'a> Packet<'a> {
     pub(crate) fn encode_head<'s>(&'s self, buf: &mut [u8]) -> Result<(usize, &'s [u8]), EncodeError> {
         let rem = self.prepare()?;
         let tail = self.tail();
-        let head = 1 + wire::remaining_len_size(rem) + rem - tail.len();
+        let fixed = self.fixed_header(rem);
+        let head = fixed.1 + rem - tail.len();
         if buf.len() < head {
             return Err(EncodeError::BufferTooSmall { needed: head });
         }
         // The payload is the last field and is written in one piece, so in a sink of exactly
         // `head` bytes it does not fit and is skipped: everything before it is written.
-        let Ok(()) = self.write(rem, &mut SliceOut::new(buf.get_mut(..head).unwrap_or_default()));
+        let Ok(()) = self.write(
+            &fixed,
+            &mut SliceOut::new(buf.get_mut(..head).unwrap_or_default()),
+        );
         Ok((head, tail))
     }
 
@@ -449,8 +564,10 @@ impl<'a> Packet<'a> {
     /// [`EncodeToError::Write`] if the writer failed part way.
     pub fn encode_to<W: embedded_io::Write>(&self, w: &mut W) -> Result<usize, EncodeToError<W::Error>> {
         let rem = self.prepare()?;
-        self.write(rem, &mut WriteOut(w)).map_err(EncodeToError::Write)?;
-        Ok(1 + wire::remaining_len_size(rem) + rem)
+        let head = self.fixed_header(rem);
+        self.write(&head, &mut WriteOut(w))
+            .map_err(EncodeToError::Write)?;
+        Ok(head.1 + rem)
     }
 }
 

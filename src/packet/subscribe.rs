@@ -105,7 +105,10 @@ impl<'a> sealed::EntryCodec<'a> for TopicFilter<'a> {
 
 impl<'a> sealed::EntryCodec<'a> for SubAckReturnCode {
     fn parse(r: &mut Reader<'a>) -> Result<Self, DecodeError> {
-        let b = r.u8()?;
+        let [b, ref rest @ ..] = *r.0 else {
+            return Err(DecodeError::UnexpectedEnd);
+        };
+        r.0 = rest;
         Self::from_u8(b).ok_or(DecodeError::InvalidSubAckCode(b))
     }
     #[cfg(feature = "perf")]
@@ -329,8 +332,11 @@ pub struct Unsubscribe<'a> {
 macro_rules! list_packet {
     ($t:ident, $field:ident, $ptype:ident) => {
         impl<'a> $t<'a> {
-            pub(crate) fn parse(r: &mut Reader<'a>) -> Result<Self, DecodeError> {
-                let packet_id = r.packet_id()?;
+            /// Parses the payload that follows the packet identifier (already read).
+            pub(crate) fn parse_after_id(
+                packet_id: PacketId,
+                r: &mut Reader<'a>,
+            ) -> Result<Self, DecodeError> {
                 let $field = Entries::parse(r, DecodeError::EmptyPayload(crate::PacketType::$ptype))?;
                 Ok(Self { packet_id, $field })
             }
