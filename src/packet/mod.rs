@@ -250,7 +250,6 @@ fn decode_body_for<'a, const FROM_SERVER: bool, const REFUSE_FIRST: bool>(
             DecodeError::TrailingBytes
         });
     }
-    // (The size-first body parser refuses these itself, before reading anything.)
     // The size-first body parser refuses these itself, before reading anything, so this early
     // test only decides where the refusal is made (`REFUSE_FIRST`: here, which keeps the
     // client's packet loop smaller; otherwise in the body parser, which keeps
