@@ -418,23 +418,36 @@ impl<'a> Packet<'a> {
     /// `perf` feature adds the lengths up per type instead.)
     #[cfg(not(feature = "perf"))]
     fn body_len(&self) -> usize {
-        let mut counter = SliceOut::new(&mut []);
-        let Ok(()) = self.write_body(&mut counter);
-        counter.position()
+        self.counted_len::<true>()
     }
 
-    /// Every check the encoder makes before writing; returns the Remaining Length.
-    fn prepare(&self) -> Result<usize, EncodeError> {
+    /// [`body_len`](Self::body_len) by counting, for every type (`ALL`) or for all but CONNACK
+    /// and SUBACK (see [`write_body`](Self::write_body)).
+    #[inline(always)]
+    fn counted_len<const ALL: bool>(&self) -> usize {
+        #[cfg(feature = "perf")]
+        return self.body_len();
+        #[cfg(not(feature = "perf"))]
+        {
+            let mut counter = SliceOut::new(&mut []);
+            let Ok(()) = self.write_body::<_, ALL>(&mut counter);
+            counter.position()
+        }
+    }
+
+    /// Every check the encoder makes before writing; returns the Remaining Length. With
+    /// `ALL = false`, CONNACK and SUBACK are not handled (see [`write_body`](Self::write_body)).
+    fn prepare<const ALL: bool>(&self) -> Result<usize, EncodeError> {
         match self {
             Self::Connect(c) => c.validate()?,
-            Self::ConnAck(c) => c.validate()?,
             Self::Publish(p) => p.validate()?,
             Self::Subscribe(s) => s.validate()?,
-            Self::SubAck(s) => s.validate()?,
             Self::Unsubscribe(u) => u.validate()?,
+            Self::ConnAck(c) if ALL => c.validate()?,
+            Self::SubAck(s) if ALL => s.validate()?,
             _ => {}
         }
-        let rem = self.body_len();
+        let rem = self.counted_len::<ALL>();
         if rem > MAX_REMAINING_LEN {
             return Err(EncodeError::PacketTooLarge);
         }
@@ -460,26 +473,30 @@ impl<'a> Packet<'a> {
     }
 
     /// Writes the fixed header in one piece, then the body.
-    fn write<O: Out>(&self, head: &([u8; 5], usize), o: &mut O) -> Result<(), O::Error> {
+    fn write<O: Out, const ALL: bool>(&self, head: &([u8; 5], usize), o: &mut O) -> Result<(), O::Error> {
         let (bytes, len) = head;
         o.put(bytes.get(..*len).unwrap_or(bytes))?;
-        self.write_body(o)
+        self.write_body::<O, ALL>(o)
     }
 
-    fn write_body<O: Out>(&self, o: &mut O) -> Result<(), O::Error> {
+    /// Writes the variable header and payload. With `ALL = false` the two types only a server
+    /// sends with a body, CONNACK and SUBACK, write nothing: a client never encodes them, so
+    /// its firmware does not carry their writers.
+    fn write_body<O: Out, const ALL: bool>(&self, o: &mut O) -> Result<(), O::Error> {
         match self {
             Self::Connect(c) => c.write(o),
-            Self::ConnAck(c) => c.write(o),
             Self::Publish(p) => p.write(o),
+            Self::Subscribe(s) => s.write(o),
+            Self::Unsubscribe(u) => u.write(o),
             Self::PubAck(id)
             | Self::PubRec(id)
             | Self::PubRel(id)
             | Self::PubComp(id)
             | Self::UnsubAck(id) => o.put_u16(id.get()),
-            Self::Subscribe(s) => s.write(o),
-            Self::SubAck(s) => s.write(o),
-            Self::Unsubscribe(u) => u.write(o),
             Self::PingReq | Self::PingResp | Self::Disconnect => Ok(()),
+            Self::ConnAck(c) if ALL => c.write(o),
+            Self::SubAck(s) if ALL => s.write(o),
+            Self::ConnAck(_) | Self::SubAck(_) => Ok(()),
         }
     }
 
@@ -507,7 +524,7 @@ impl<'a> Packet<'a> {
         // One path for every type: check, size, then write. (`perf` has per-type copies,
         // faster on hosts and about 1 KB larger on Cortex-M.)
         #[cfg(not(feature = "perf"))]
-        let rem = self.prepare()?;
+        let rem = self.prepare::<true>()?;
         #[cfg(not(feature = "perf"))]
         {
             let head = self.fixed_header(rem);
@@ -515,7 +532,7 @@ impl<'a> Packet<'a> {
             let Some(buf) = buf.get_mut(..total) else {
                 return Err(EncodeError::BufferTooSmall { needed: total });
             };
-            let Ok(()) = self.write(&head, &mut SliceOut::new(buf));
+            let Ok(()) = self.write::<_, true>(&head, &mut SliceOut::new(buf));
             Ok(total)
         }
     }
@@ -528,17 +545,28 @@ impl<'a> Packet<'a> {
         }
     }
 
+    /// Whether a client may encode this with [`encode_head`](Self::encode_head): anything but
+    /// CONNACK and SUBACK.
+    fn from_client(&self) -> bool {
+        !matches!(self, Self::ConnAck(_) | Self::SubAck(_))
+    }
+
     /// Length of what [`encode_head`](Self::encode_head) writes, after every encoder check.
+    /// Not for CONNACK or SUBACK.
     pub(crate) fn head_len(&self) -> Result<usize, EncodeError> {
-        let rem = self.prepare()?;
+        debug_assert!(self.from_client(), "head_len is for what a client sends");
+        let rem = self.prepare::<false>()?;
         Ok(self.fixed_header(rem).1 + rem - self.tail().len())
     }
 
     /// Encodes everything but a PUBLISH payload into `buf` and returns its length together
     /// with the payload, which the caller writes next. For other packets the payload part is
     /// empty. Lets a client send a message larger than its transmit buffer without copying.
+    /// Not for CONNACK or SUBACK, which a client never sends (see
+    /// [`write_body`](Self::write_body)).
     pub(crate) fn encode_head<'s>(&'s self, buf: &mut [u8]) -> Result<(usize, &'s [u8]), EncodeError> {
-        let rem = self.prepare()?;
+        debug_assert!(self.from_client(), "encode_head is for what a client sends");
+        let rem = self.prepare::<false>()?;
         let tail = self.tail();
         let fixed = self.fixed_header(rem);
         let head = fixed.1 + rem - tail.len();
@@ -547,7 +575,7 @@ impl<'a> Packet<'a> {
         }
         // The payload is the last field and is written in one piece, so in a sink of exactly
         // `head` bytes it does not fit and is skipped: everything before it is written.
-        let Ok(()) = self.write(
+        let Ok(()) = self.write::<_, false>(
             &fixed,
             &mut SliceOut::new(buf.get_mut(..head).unwrap_or_default()),
         );
@@ -562,9 +590,9 @@ impl<'a> Packet<'a> {
     /// [`EncodeToError::Encode`] if the packet is refused (nothing was written), or
     /// [`EncodeToError::Write`] if the writer failed part way.
     pub fn encode_to<W: embedded_io::Write>(&self, w: &mut W) -> Result<usize, EncodeToError<W::Error>> {
-        let rem = self.prepare()?;
+        let rem = self.prepare::<true>()?;
         let head = self.fixed_header(rem);
-        self.write(&head, &mut WriteOut(w))
+        self.write::<_, true>(&head, &mut WriteOut(w))
             .map_err(EncodeToError::Write)?;
         Ok(head.1 + rem)
     }
