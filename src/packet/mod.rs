@@ -547,14 +547,14 @@ impl<'a> Packet<'a> {
 
     /// Whether a client may encode this with [`encode_head`](Self::encode_head): anything but
     /// CONNACK and SUBACK.
-    fn from_client(&self) -> bool {
+    fn client_sends(&self) -> bool {
         !matches!(self, Self::ConnAck(_) | Self::SubAck(_))
     }
 
     /// Length of what [`encode_head`](Self::encode_head) writes, after every encoder check.
     /// Not for CONNACK or SUBACK.
     pub(crate) fn head_len(&self) -> Result<usize, EncodeError> {
-        debug_assert!(self.from_client(), "head_len is for what a client sends");
+        debug_assert!(self.client_sends(), "head_len is for what a client sends");
         let rem = self.prepare::<false>()?;
         Ok(self.fixed_header(rem).1 + rem - self.tail().len())
     }
@@ -565,7 +565,7 @@ impl<'a> Packet<'a> {
     /// Not for CONNACK or SUBACK, which a client never sends (see
     /// [`write_body`](Self::write_body)).
     pub(crate) fn encode_head<'s>(&'s self, buf: &mut [u8]) -> Result<(usize, &'s [u8]), EncodeError> {
-        debug_assert!(self.from_client(), "encode_head is for what a client sends");
+        debug_assert!(self.client_sends(), "encode_head is for what a client sends");
         let rem = self.prepare::<false>()?;
         let tail = self.tail();
         let fixed = self.fixed_header(rem);
