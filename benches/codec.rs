@@ -481,6 +481,26 @@ fn bench_stream(c: &mut Criterion, group: &str, stream: &[u8], packets: Option<u
     g.finish();
 }
 
+/// The single-packet workloads, on payloads of 1 B, 64 B, 1 KiB and 16 KiB.
+fn workloads<'a>(
+    small: &'a [u8],
+    p64: &'a [u8],
+    p1k: &'a [u8],
+    p16k: &'a [u8],
+    subs: &'a [Subscription<'static>],
+) -> [Workload<'a>; 8] {
+    [
+        publish("publish_qos0_1B", small, Delivery::AtMostOnce),
+        publish("publish_qos1_64B", p64, Delivery::AtLeastOnce(pid(PID))),
+        publish("publish_qos0_1KiB", p1k, Delivery::AtMostOnce),
+        publish("publish_qos0_16KiB", p16k, Delivery::AtMostOnce),
+        connect(),
+        subscribe(subs),
+        pingreq(),
+        puback(),
+    ]
+}
+
 fn benches(c: &mut Criterion) {
     let small = b"1";
     let p64 = [0x5au8; 64];
@@ -488,16 +508,7 @@ fn benches(c: &mut Criterion) {
     let p16k = vec![0x3cu8; 16 * 1024];
     let subs = subscriptions();
 
-    let workloads = [
-        publish("publish_qos0_1B", small, Delivery::AtMostOnce),
-        publish("publish_qos1_64B", &p64, Delivery::AtLeastOnce(pid(PID))),
-        publish("publish_qos0_1KiB", &p1k, Delivery::AtMostOnce),
-        publish("publish_qos0_16KiB", &p16k, Delivery::AtMostOnce),
-        connect(),
-        subscribe(&subs),
-        pingreq(),
-        puback(),
-    ];
+    let workloads = workloads(small, &p64, &p1k, &p16k, &subs);
     for w in &workloads {
         bench_workload(c, w);
     }
@@ -577,16 +588,7 @@ fn icount(spec: &str, n: usize) {
     let p1k = [0xa5u8; 1024];
     let p16k = vec![0x3cu8; 16 * 1024];
     let subs = subscriptions();
-    let workloads = [
-        publish("publish_qos0_1B", b"1", Delivery::AtMostOnce),
-        publish("publish_qos1_64B", &p64, Delivery::AtLeastOnce(pid(PID))),
-        publish("publish_qos0_1KiB", &p1k, Delivery::AtMostOnce),
-        publish("publish_qos0_16KiB", &p16k, Delivery::AtMostOnce),
-        connect(),
-        subscribe(&subs),
-        pingreq(),
-        puback(),
-    ];
+    let workloads = workloads(b"1", &p64, &p1k, &p16k, &subs);
     let mut parts = spec.split('/');
     let (Some(name), Some(op), Some(krate)) = (parts.next(), parts.next(), parts.next()) else {
         panic!("ICOUNT must be <workload>/<decode|encode>/<umqtt|mqttrs|mqttbytes>, got {spec}");
