@@ -211,6 +211,28 @@ impl<'a, T: Entry<'a>> Entries<'a, T> {
     }
 }
 
+impl<'a> Entries<'a, SubAckReturnCode> {
+    /// [`Entries::parse`] for SUBACK return codes, one byte each: every byte is checked in
+    /// place, no cursor per entry (same errors, in the same order).
+    pub(crate) fn parse_codes(r: &mut Reader<'a>) -> Result<Self, DecodeError> {
+        let bytes = r.rest();
+        if bytes.is_empty() {
+            return Err(DecodeError::EmptyPayload(crate::PacketType::SubAck));
+        }
+        for &b in bytes {
+            if SubAckReturnCode::from_u8(b).is_none() {
+                return Err(DecodeError::InvalidSubAckCode(b));
+            }
+        }
+        Ok(Self {
+            repr: Repr::Wire {
+                bytes,
+                count: bytes.len(),
+            },
+        })
+    }
+}
+
 impl<'a, T: Entry<'a>> IntoIterator for Entries<'a, T> {
     type Item = T;
     type IntoIter = EntriesIter<'a, T>;
@@ -331,13 +353,20 @@ pub struct Unsubscribe<'a> {
 
 macro_rules! list_packet {
     ($t:ident, $field:ident, $ptype:ident) => {
+        list_packet!(
+            $t,
+            $field,
+            |r| Entries::parse(r, DecodeError::EmptyPayload(crate::PacketType::$ptype))
+        );
+    };
+    ($t:ident, $field:ident, $parse:expr) => {
         impl<'a> $t<'a> {
             /// Parses the payload that follows the packet identifier (already read).
             pub(crate) fn parse_after_id(
                 packet_id: PacketId,
                 r: &mut Reader<'a>,
             ) -> Result<Self, DecodeError> {
-                let $field = Entries::parse(r, DecodeError::EmptyPayload(crate::PacketType::$ptype))?;
+                let $field = ($parse)(r)?;
                 Ok(Self { packet_id, $field })
             }
             pub(crate) fn validate(&self) -> Result<(), EncodeError> {
@@ -351,5 +380,5 @@ macro_rules! list_packet {
     };
 }
 list_packet!(Subscribe, topics, Subscribe);
-list_packet!(SubAck, codes, SubAck);
+list_packet!(SubAck, codes, Entries::parse_codes);
 list_packet!(Unsubscribe, topics, Unsubscribe);
