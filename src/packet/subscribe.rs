@@ -63,6 +63,13 @@ mod sealed {
         fn encoded_len(&self) -> usize;
         /// Writes the entry.
         fn write<O: Out>(&self, o: &mut O) -> Result<(), O::Error>;
+        /// The next entry of bytes the decoder has already validated, or `None` at the end.
+        fn next_decoded(bytes: &mut &'a [u8]) -> Option<Self> {
+            let mut r = Reader(bytes);
+            let e = Self::parse(&mut r).ok()?;
+            *bytes = r.0;
+            Some(e)
+        }
     }
 }
 
@@ -117,6 +124,11 @@ impl<'a> sealed::EntryCodec<'a> for SubAckReturnCode {
     }
     fn write<O: Out>(&self, o: &mut O) -> Result<(), O::Error> {
         o.put_u8(self.as_u8())
+    }
+    fn next_decoded(bytes: &mut &'a [u8]) -> Option<Self> {
+        let (&b, rest) = bytes.split_first()?;
+        *bytes = rest;
+        Self::from_u8(b)
     }
 }
 
@@ -301,9 +313,7 @@ impl<'a, T: Entry<'a>> Iterator for EntriesIter<'a, T> {
             Repr::Wire { bytes, count } => {
                 // The bytes were validated when decoded, so parsing cannot fail here; if it
                 // somehow did, the iteration simply ends.
-                let mut r = Reader(bytes);
-                let e = T::parse(&mut r).ok()?;
-                *bytes = r.0;
+                let e = T::next_decoded(bytes)?;
                 *count = count.saturating_sub(1);
                 Some(e)
             }
