@@ -316,7 +316,7 @@ fn parse_body_for<'a, const FROM_SERVER: bool>(
     } else {
         None
     };
-    // (A type without one gets a placeholder that no arm below uses.)
+    // (A type without one, and a QoS 0 PUBLISH, get a placeholder that nothing uses.)
     // From a server, the client-only SUBSCRIBE and UNSUBSCRIBE read nothing either: like the
     // other client-only types they go straight to the `UnexpectedPacketType` arm below.
     let has_id = if FROM_SERVER {
@@ -329,11 +329,10 @@ fn parse_body_for<'a, const FROM_SERVER: bool>(
         let Some(id) = PacketId::new(v) else {
             return Err(DecodeError::PacketIdZero);
         };
-        Some(id)
+        id
     } else {
-        None
+        PacketId::MIN
     };
-    let id_or_min = id.unwrap_or(PacketId::MIN);
     let packet = match t {
         PacketType::Connect if !FROM_SERVER => Packet::Connect(Connect::parse(r)?),
         PacketType::ConnAck => Packet::ConnAck(ConnAck::parse(r)?),
@@ -344,16 +343,16 @@ fn parse_body_for<'a, const FROM_SERVER: bool>(
             };
             Packet::Publish(Publish::from_parts(flags, topic, id, r.rest()))
         }
-        PacketType::PubAck => Packet::PubAck(id_or_min),
-        PacketType::PubRec => Packet::PubRec(id_or_min),
-        PacketType::PubRel => Packet::PubRel(id_or_min),
-        PacketType::PubComp => Packet::PubComp(id_or_min),
-        PacketType::Subscribe if !FROM_SERVER => Packet::Subscribe(Subscribe::parse_after_id(id_or_min, r)?),
-        PacketType::SubAck => Packet::SubAck(SubAck::parse_after_id(id_or_min, r)?),
+        PacketType::PubAck => Packet::PubAck(id),
+        PacketType::PubRec => Packet::PubRec(id),
+        PacketType::PubRel => Packet::PubRel(id),
+        PacketType::PubComp => Packet::PubComp(id),
+        PacketType::Subscribe if !FROM_SERVER => Packet::Subscribe(Subscribe::parse_after_id(id, r)?),
+        PacketType::SubAck => Packet::SubAck(SubAck::parse_after_id(id, r)?),
         PacketType::Unsubscribe if !FROM_SERVER => {
-            Packet::Unsubscribe(Unsubscribe::parse_after_id(id_or_min, r)?)
+            Packet::Unsubscribe(Unsubscribe::parse_after_id(id, r)?)
         }
-        PacketType::UnsubAck => Packet::UnsubAck(id_or_min),
+        PacketType::UnsubAck => Packet::UnsubAck(id),
         PacketType::PingReq if !FROM_SERVER => Packet::PingReq,
         PacketType::PingResp => Packet::PingResp,
         PacketType::Disconnect if !FROM_SERVER => Packet::Disconnect,

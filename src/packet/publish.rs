@@ -47,25 +47,21 @@ impl<'a> Publish<'a> {
     pub(crate) fn parse(flags: u8, r: &mut Reader<'a>) -> Result<Self, DecodeError> {
         let topic = r.topic_name()?;
         let id = if flags & 0x06 != 0 {
-            Some(r.packet_id()?)
+            r.packet_id()?
         } else {
-            None
+            PacketId::MIN
         };
         Ok(Self::from_parts(flags, topic, id, r.rest()))
     }
 
-    /// Assembles a decoded PUBLISH from checked `flags`, its topic, the packet identifier
-    /// read for QoS 1 and 2 (`None` for QoS 0), and the payload.
-    pub(crate) fn from_parts(
-        flags: u8,
-        topic: TopicName<'a>,
-        id: Option<PacketId>,
-        payload: &'a [u8],
-    ) -> Self {
-        let delivery = match id {
-            None => Delivery::AtMostOnce,
-            Some(id) if flags & 0x02 != 0 => Delivery::AtLeastOnce(id),
-            Some(id) => Delivery::ExactlyOnce(id),
+    /// Assembles a decoded PUBLISH from checked `flags` (QoS 0 to 2), its topic, the packet
+    /// identifier read for QoS 1 and 2 (any placeholder for QoS 0), and the payload.
+    pub(crate) fn from_parts(flags: u8, topic: TopicName<'a>, id: PacketId, payload: &'a [u8]) -> Self {
+        // The QoS bits pick the variant (QoS 3 was refused with the fixed header).
+        let delivery = match (flags >> 1) & 0x03 {
+            0 => Delivery::AtMostOnce,
+            1 => Delivery::AtLeastOnce(id),
+            _ => Delivery::ExactlyOnce(id),
         };
         Self {
             dup: flags & 0x08 != 0,
