@@ -349,9 +349,7 @@ fn parse_body_for<'a, const FROM_SERVER: bool>(
         PacketType::PubComp => Packet::PubComp(id),
         PacketType::Subscribe if !FROM_SERVER => Packet::Subscribe(Subscribe::parse_after_id(id, r)?),
         PacketType::SubAck => Packet::SubAck(SubAck::parse_after_id(id, r)?),
-        PacketType::Unsubscribe if !FROM_SERVER => {
-            Packet::Unsubscribe(Unsubscribe::parse_after_id(id, r)?)
-        }
+        PacketType::Unsubscribe if !FROM_SERVER => Packet::Unsubscribe(Unsubscribe::parse_after_id(id, r)?),
         PacketType::UnsubAck => Packet::UnsubAck(id),
         PacketType::PingReq if !FROM_SERVER => Packet::PingReq,
         PacketType::PingResp => Packet::PingResp,

@@ -363,11 +363,10 @@ pub struct Unsubscribe<'a> {
 
 macro_rules! list_packet {
     ($t:ident, $field:ident, $ptype:ident) => {
-        list_packet!(
-            $t,
-            $field,
-            |r| Entries::parse(r, DecodeError::EmptyPayload(crate::PacketType::$ptype))
-        );
+        list_packet!($t, $field, |r| Entries::parse(
+            r,
+            DecodeError::EmptyPayload(crate::PacketType::$ptype)
+        ));
     };
     ($t:ident, $field:ident, $parse:expr) => {
         impl<'a> $t<'a> {
