@@ -118,8 +118,13 @@ pub(crate) fn wildcard_rules(s: &str, found: u8) -> Result<(), TopicError> {
     // on each byte and the one before it.
     let mut prev = b'/';
     for &b in s.as_bytes() {
-        let wild = b == b'+' || b == b'#';
-        if prev == b'#' || (prev == b'+' && b != b'/') || (wild && prev != b'/') {
+        let misplaced = match prev {
+            b'#' => true,
+            b'+' => b != b'/',
+            b'/' => false,
+            _ => b == b'+' || b == b'#',
+        };
+        if misplaced {
             return Err(TopicError::MisplacedWildcard);
         }
         prev = b;

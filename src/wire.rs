@@ -371,11 +371,11 @@ impl Out for SliceOut<'_> {
 
     #[inline]
     fn put(&mut self, bytes: &[u8]) -> Result<(), Infallible> {
-        let end = self.pos.saturating_add(bytes.len());
+        let (end, over) = self.pos.overflowing_add(bytes.len());
         if let Some(dst) = self.buf.get_mut(self.pos..end) {
             dst.copy_from_slice(bytes);
         }
-        self.pos = end;
+        self.pos = if over { usize::MAX } else { end };
         Ok(())
     }
 

@@ -316,7 +316,7 @@ fn parse_body_for<'a, const FROM_SERVER: bool>(
     } else {
         None
     };
-    // (A type without one gets a placeholder that no arm below uses.)
+    // (A type without one, and a QoS 0 PUBLISH, get a placeholder that nothing uses.)
     // From a server, the client-only SUBSCRIBE and UNSUBSCRIBE read nothing either: like the
     // other client-only types they go straight to the `UnexpectedPacketType` arm below.
     let has_id = if FROM_SERVER {
@@ -329,11 +329,10 @@ fn parse_body_for<'a, const FROM_SERVER: bool>(
         let Some(id) = PacketId::new(v) else {
             return Err(DecodeError::PacketIdZero);
         };
-        Some(id)
+        id
     } else {
-        None
+        PacketId::MIN
     };
-    let id_or_min = id.unwrap_or(PacketId::MIN);
     let packet = match t {
         PacketType::Connect if !FROM_SERVER => Packet::Connect(Connect::parse(r)?),
         PacketType::ConnAck => Packet::ConnAck(ConnAck::parse(r)?),
@@ -344,16 +343,14 @@ fn parse_body_for<'a, const FROM_SERVER: bool>(
             };
             Packet::Publish(Publish::from_parts(flags, topic, id, r.rest()))
         }
-        PacketType::PubAck => Packet::PubAck(id_or_min),
-        PacketType::PubRec => Packet::PubRec(id_or_min),
-        PacketType::PubRel => Packet::PubRel(id_or_min),
-        PacketType::PubComp => Packet::PubComp(id_or_min),
-        PacketType::Subscribe if !FROM_SERVER => Packet::Subscribe(Subscribe::parse_after_id(id_or_min, r)?),
-        PacketType::SubAck => Packet::SubAck(SubAck::parse_after_id(id_or_min, r)?),
-        PacketType::Unsubscribe if !FROM_SERVER => {
-            Packet::Unsubscribe(Unsubscribe::parse_after_id(id_or_min, r)?)
-        }
-        PacketType::UnsubAck => Packet::UnsubAck(id_or_min),
+        PacketType::PubAck => Packet::PubAck(id),
+        PacketType::PubRec => Packet::PubRec(id),
+        PacketType::PubRel => Packet::PubRel(id),
+        PacketType::PubComp => Packet::PubComp(id),
+        PacketType::Subscribe if !FROM_SERVER => Packet::Subscribe(Subscribe::parse_after_id(id, r)?),
+        PacketType::SubAck => Packet::SubAck(SubAck::parse_after_id(id, r)?),
+        PacketType::Unsubscribe if !FROM_SERVER => Packet::Unsubscribe(Unsubscribe::parse_after_id(id, r)?),
+        PacketType::UnsubAck => Packet::UnsubAck(id),
         PacketType::PingReq if !FROM_SERVER => Packet::PingReq,
         PacketType::PingResp => Packet::PingResp,
         PacketType::Disconnect if !FROM_SERVER => Packet::Disconnect,
@@ -454,13 +451,15 @@ impl<'a> Packet<'a> {
         Ok(rem)
     }
 
-    /// The fixed header for a Remaining Length of `rem` (at most [`MAX_REMAINING_LEN`]):
-    /// byte 0 and the variable-byte length, and how many of the five bytes it takes.
+    /// Writes the fixed header for a Remaining Length of `rem` (at most [`MAX_REMAINING_LEN`])
+    /// into `head`: byte 0 and the variable-byte length; returns how many of the five bytes it
+    /// takes.
     #[inline(never)]
-    fn fixed_header(&self, rem: usize) -> ([u8; 5], usize) {
-        let mut head = [self.first_byte(), 0, 0, 0, 0];
+    fn fixed_header(&self, rem: usize, head: &mut [u8; 5]) -> usize {
+        let [first, rest @ ..] = head;
+        *first = self.first_byte();
         let (mut n, mut len) = (rem, 1);
-        while let Some(slot) = head.get_mut(len) {
+        for slot in rest {
             let b = (n & 0x7f) as u8;
             n >>= 7;
             *slot = b | (u8::from(n > 0) << 7);
@@ -469,13 +468,12 @@ impl<'a> Packet<'a> {
                 break;
             }
         }
-        (head, len)
+        len
     }
 
     /// Writes the fixed header in one piece, then the body.
-    fn write<O: Out, const ALL: bool>(&self, head: &([u8; 5], usize), o: &mut O) -> Result<(), O::Error> {
-        let (bytes, len) = head;
-        o.put(bytes.get(..*len).unwrap_or(bytes))?;
+    fn write<O: Out, const ALL: bool>(&self, head: &[u8; 5], len: usize, o: &mut O) -> Result<(), O::Error> {
+        o.put(head.get(..len).unwrap_or(head))?;
         self.write_body::<O, ALL>(o)
     }
 
@@ -527,12 +525,12 @@ impl<'a> Packet<'a> {
         let rem = self.prepare::<true>()?;
         #[cfg(not(feature = "perf"))]
         {
-            let head = self.fixed_header(rem);
-            let total = head.1 + rem;
+            let mut head = [0; 5];
+            let total = self.fixed_header(rem, &mut head) + rem;
             let Some(buf) = buf.get_mut(..total) else {
                 return Err(EncodeError::BufferTooSmall { needed: total });
             };
-            let Ok(()) = self.write::<_, true>(&head, &mut SliceOut::new(buf));
+            let Ok(()) = self.write::<_, true>(&head, total - rem, &mut SliceOut::new(buf));
             Ok(total)
         }
     }
@@ -556,7 +554,7 @@ impl<'a> Packet<'a> {
     pub(crate) fn head_len(&self) -> Result<usize, EncodeError> {
         debug_assert!(self.client_sends(), "head_len is for what a client sends");
         let rem = self.prepare::<false>()?;
-        Ok(self.fixed_header(rem).1 + rem - self.tail().len())
+        Ok(self.fixed_header(rem, &mut [0; 5]) + rem - self.tail().len())
     }
 
     /// Encodes everything but a PUBLISH payload into `buf` and returns its length together
@@ -568,8 +566,9 @@ impl<'a> Packet<'a> {
         debug_assert!(self.client_sends(), "encode_head is for what a client sends");
         let rem = self.prepare::<false>()?;
         let tail = self.tail();
-        let fixed = self.fixed_header(rem);
-        let head = fixed.1 + rem - tail.len();
+        let mut fixed = [0; 5];
+        let fixed_len = self.fixed_header(rem, &mut fixed);
+        let head = fixed_len + rem - tail.len();
         if buf.len() < head {
             return Err(EncodeError::BufferTooSmall { needed: head });
         }
@@ -577,6 +576,7 @@ impl<'a> Packet<'a> {
         // `head` bytes it does not fit and is skipped: everything before it is written.
         let Ok(()) = self.write::<_, false>(
             &fixed,
+            fixed_len,
             &mut SliceOut::new(buf.get_mut(..head).unwrap_or_default()),
         );
         Ok((head, tail))
@@ -591,10 +591,11 @@ impl<'a> Packet<'a> {
     /// [`EncodeToError::Write`] if the writer failed part way.
     pub fn encode_to<W: embedded_io::Write>(&self, w: &mut W) -> Result<usize, EncodeToError<W::Error>> {
         let rem = self.prepare::<true>()?;
-        let head = self.fixed_header(rem);
-        self.write::<_, true>(&head, &mut WriteOut(w))
+        let mut head = [0; 5];
+        let len = self.fixed_header(rem, &mut head);
+        self.write::<_, true>(&head, len, &mut WriteOut(w))
             .map_err(EncodeToError::Write)?;
-        Ok(head.1 + rem)
+        Ok(len + rem)
     }
 }
 

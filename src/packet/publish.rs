@@ -2,7 +2,7 @@
 
 use crate::error::{DecodeError, EncodeError};
 use crate::topic::TopicName;
-use crate::types::{Delivery, PacketId, QoS};
+use crate::types::{Delivery, QoS};
 use crate::wire::{Out, Reader};
 
 /// A PUBLISH packet: an application message, in either direction.
@@ -46,26 +46,39 @@ impl<'a> Publish<'a> {
     /// Parses the body; `flags` were checked by the fixed-header parser (QoS 3, DUP at QoS 0).
     pub(crate) fn parse(flags: u8, r: &mut Reader<'a>) -> Result<Self, DecodeError> {
         let topic = r.topic_name()?;
-        let id = if flags & 0x06 != 0 {
-            Some(r.packet_id()?)
+        let delivery = if flags & 0x06 == 0 {
+            Delivery::AtMostOnce
         } else {
-            None
+            let id = r.packet_id()?;
+            if flags & 0x02 != 0 {
+                Delivery::AtLeastOnce(id)
+            } else {
+                Delivery::ExactlyOnce(id)
+            }
         };
-        Ok(Self::from_parts(flags, topic, id, r.rest()))
+        Ok(Self {
+            dup: flags & 0x08 != 0,
+            delivery,
+            retain: flags & 0x01 != 0,
+            topic,
+            payload: r.rest(),
+        })
     }
 
-    /// Assembles a decoded PUBLISH from checked `flags`, its topic, the packet identifier
-    /// read for QoS 1 and 2 (`None` for QoS 0), and the payload.
+    /// Assembles a decoded PUBLISH from checked `flags` (QoS 0 to 2), its topic, the packet
+    /// identifier read for QoS 1 and 2 (any placeholder for QoS 0), and the payload.
+    #[cfg(not(feature = "perf"))]
     pub(crate) fn from_parts(
         flags: u8,
         topic: TopicName<'a>,
-        id: Option<PacketId>,
+        id: crate::types::PacketId,
         payload: &'a [u8],
     ) -> Self {
-        let delivery = match id {
-            None => Delivery::AtMostOnce,
-            Some(id) if flags & 0x02 != 0 => Delivery::AtLeastOnce(id),
-            Some(id) => Delivery::ExactlyOnce(id),
+        // The QoS bits pick the variant (QoS 3 was refused with the fixed header).
+        let delivery = match (flags >> 1) & 0x03 {
+            0 => Delivery::AtMostOnce,
+            1 => Delivery::AtLeastOnce(id),
+            _ => Delivery::ExactlyOnce(id),
         };
         Self {
             dup: flags & 0x08 != 0,

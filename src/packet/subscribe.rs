@@ -63,6 +63,13 @@ mod sealed {
         fn encoded_len(&self) -> usize;
         /// Writes the entry.
         fn write<O: Out>(&self, o: &mut O) -> Result<(), O::Error>;
+        /// The next entry of bytes the decoder has already validated, or `None` at the end.
+        fn next_decoded(bytes: &mut &'a [u8]) -> Option<Self> {
+            let mut r = Reader(bytes);
+            let e = Self::parse(&mut r).ok()?;
+            *bytes = r.0;
+            Some(e)
+        }
     }
 }
 
@@ -117,6 +124,11 @@ impl<'a> sealed::EntryCodec<'a> for SubAckReturnCode {
     }
     fn write<O: Out>(&self, o: &mut O) -> Result<(), O::Error> {
         o.put_u8(self.as_u8())
+    }
+    fn next_decoded(bytes: &mut &'a [u8]) -> Option<Self> {
+        let (&b, rest) = bytes.split_first()?;
+        *bytes = rest;
+        Self::from_u8(b)
     }
 }
 
@@ -211,6 +223,28 @@ impl<'a, T: Entry<'a>> Entries<'a, T> {
     }
 }
 
+impl<'a> Entries<'a, SubAckReturnCode> {
+    /// [`Entries::parse`] for SUBACK return codes, one byte each: every byte is checked in
+    /// place, no cursor per entry (same errors, in the same order).
+    pub(crate) fn parse_codes(r: &mut Reader<'a>) -> Result<Self, DecodeError> {
+        let bytes = r.rest();
+        if bytes.is_empty() {
+            return Err(DecodeError::EmptyPayload(crate::PacketType::SubAck));
+        }
+        for &b in bytes {
+            if SubAckReturnCode::from_u8(b).is_none() {
+                return Err(DecodeError::InvalidSubAckCode(b));
+            }
+        }
+        Ok(Self {
+            repr: Repr::Wire {
+                bytes,
+                count: bytes.len(),
+            },
+        })
+    }
+}
+
 impl<'a, T: Entry<'a>> IntoIterator for Entries<'a, T> {
     type Item = T;
     type IntoIter = EntriesIter<'a, T>;
@@ -279,9 +313,7 @@ impl<'a, T: Entry<'a>> Iterator for EntriesIter<'a, T> {
             Repr::Wire { bytes, count } => {
                 // The bytes were validated when decoded, so parsing cannot fail here; if it
                 // somehow did, the iteration simply ends.
-                let mut r = Reader(bytes);
-                let e = T::parse(&mut r).ok()?;
-                *bytes = r.0;
+                let e = T::next_decoded(bytes)?;
                 *count = count.saturating_sub(1);
                 Some(e)
             }
@@ -331,13 +363,19 @@ pub struct Unsubscribe<'a> {
 
 macro_rules! list_packet {
     ($t:ident, $field:ident, $ptype:ident) => {
+        list_packet!($t, $field, |r| Entries::parse(
+            r,
+            DecodeError::EmptyPayload(crate::PacketType::$ptype)
+        ));
+    };
+    ($t:ident, $field:ident, $parse:expr) => {
         impl<'a> $t<'a> {
             /// Parses the payload that follows the packet identifier (already read).
             pub(crate) fn parse_after_id(
                 packet_id: PacketId,
                 r: &mut Reader<'a>,
             ) -> Result<Self, DecodeError> {
-                let $field = Entries::parse(r, DecodeError::EmptyPayload(crate::PacketType::$ptype))?;
+                let $field = ($parse)(r)?;
                 Ok(Self { packet_id, $field })
             }
             pub(crate) fn validate(&self) -> Result<(), EncodeError> {
@@ -351,5 +389,5 @@ macro_rules! list_packet {
     };
 }
 list_packet!(Subscribe, topics, Subscribe);
-list_packet!(SubAck, codes, SubAck);
+list_packet!(SubAck, codes, Entries::parse_codes);
 list_packet!(Unsubscribe, topics, Unsubscribe);
