@@ -373,6 +373,9 @@ impl Out for SliceOut<'_> {
     fn put(&mut self, bytes: &[u8]) -> Result<(), Infallible> {
         let (end, over) = self.pos.overflowing_add(bytes.len());
         if let Some(dst) = self.buf.get_mut(self.pos..end) {
+            #[cfg(feature = "perf")]
+            copy(dst, bytes);
+            #[cfg(not(feature = "perf"))]
             dst.copy_from_slice(bytes);
         }
         self.pos = if over { usize::MAX } else { end };
@@ -388,6 +391,38 @@ impl Out for SliceOut<'_> {
         }
         self.pos = self.pos.saturating_add(1);
         Ok(())
+    }
+}
+
+/// `dst.copy_from_slice(src)` for slices of equal length, in the `perf` build. Topics, client identifiers and small
+/// payloads are short, and for them a call to `memcpy` costs more than the copy: up to 32 bytes
+/// are moved with at most two overlapping fixed-size loads and stores instead.
+#[cfg(feature = "perf")]
+#[inline(always)]
+fn copy(dst: &mut [u8], src: &[u8]) {
+    #[inline(always)]
+    fn head_tail<const N: usize>(dst: &mut [u8], src: &[u8]) {
+        if let (Some(d), Some(s)) = (dst.first_chunk_mut::<N>(), src.first_chunk::<N>()) {
+            *d = *s;
+        }
+        if let (Some(d), Some(s)) = (dst.last_chunk_mut::<N>(), src.last_chunk::<N>()) {
+            *d = *s;
+        }
+    }
+    match src.len() {
+        0 => {}
+        // First, middle and last byte cover every length from 1 to 3.
+        n @ 1..=3 => {
+            for i in [0, n / 2, n - 1] {
+                if let (Some(d), Some(s)) = (dst.get_mut(i), src.get(i)) {
+                    *d = *s;
+                }
+            }
+        }
+        4..=7 => head_tail::<4>(dst, src),
+        8..=15 => head_tail::<8>(dst, src),
+        16..=32 => head_tail::<16>(dst, src),
+        _ => dst.copy_from_slice(src),
     }
 }
 
@@ -492,6 +527,18 @@ mod tests {
         }
         assert_eq!(scan(b"a+\0#", WILDCARD), NUL | WILDCARD);
         assert!(contains_nul(b"abc\0") && !contains_nul(b"abc+#"));
+    }
+
+    #[cfg(feature = "perf")]
+    #[test]
+    fn copy_matches_copy_from_slice_for_every_length() {
+        for len in 0..80 {
+            let src: std::vec::Vec<u8> = (0..len).map(|i| i as u8 ^ 0x5a).collect();
+            let mut dst = std::vec![0xa5u8; len + 2];
+            copy(&mut dst[1..=len], &src);
+            assert_eq!(&dst[1..=len], &src[..], "len {len}");
+            assert_eq!((dst[0], dst[len + 1]), (0xa5, 0xa5), "len {len} wrote outside");
+        }
     }
 
     fn with_len(bytes: &[u8]) -> std::vec::Vec<u8> {
