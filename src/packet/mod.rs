@@ -527,7 +527,7 @@ impl<'a> Packet<'a> {
         #[cfg(feature = "perf")]
         return self.encode_fast(buf);
         // One path for every type: check, size, then write. (`perf` has per-type copies,
-        // faster on hosts and about 1 KB larger on Cortex-M.)
+        // faster on hosts and larger on Cortex-M; see `docs/size.md`.)
         #[cfg(not(feature = "perf"))]
         let rem = self.prepare::<true>()?;
         #[cfg(not(feature = "perf"))]
