@@ -654,6 +654,14 @@ fn from_rs(p: &mqttrs::Packet<'_>) -> M {
     }
 }
 
+/// What both peers decode `bytes` to, each named for assertion messages; both must accept it.
+fn peers_accept(bytes: &[u8]) -> [(&'static str, M); 2] {
+    [
+        ("mqttbytes", from_mb(mb_read(bytes).unwrap())),
+        ("mqttrs", from_rs(&rs_read(bytes).unwrap())),
+    ]
+}
+
 /// Runs `mqttrs::decode_slice` on exactly `bytes`; `Ok(None)` ("incomplete") is a failure here.
 fn rs_read(bytes: &[u8]) -> Result<mqttrs::Packet<'_>, mqttrs::Error> {
     match mqttrs::decode_slice(bytes)? {
@@ -1016,14 +1024,12 @@ fn qos_3_is_rejected_by_all() {
 #[test]
 fn dup_on_qos0_peers_accept_and_produce_it() {
     let bytes = framed(0x38, &[0, 1, b'a', b'p', b'a', b'y']);
-    let M::Publish { dup, qos, .. } = from_mb(mb_read(&bytes).unwrap()) else {
-        panic!()
-    };
-    assert!(dup && qos == 0);
-    let M::Publish { dup, qos, .. } = from_rs(&rs_read(&bytes).unwrap()) else {
-        panic!()
-    };
-    assert!(dup && qos == 0);
+    for (peer, p) in peers_accept(&bytes) {
+        let M::Publish { dup, qos, .. } = p else {
+            panic!("{peer}: {p:?}")
+        };
+        assert!(dup && qos == 0, "{peer}");
+    }
     assert_eq!(ours_err(&bytes), DecodeError::DupWithQos0);
 
     let mut p = mb::Publish::new("a", mqttbytes::QoS::AtMostOnce, b"pay".to_vec());
@@ -1053,14 +1059,12 @@ fn dup_on_qos0_peers_accept_and_produce_it() {
 fn wildcards_in_publish_topic_peers_accept_and_produce_them() {
     for topic in ["a/+", "a/#", "+", "#"] {
         let bytes = framed(0x30, &[field(topic.as_bytes()), b"x".to_vec()].concat());
-        let M::Publish { topic: t, .. } = from_mb(mb_read(&bytes).unwrap()) else {
-            panic!()
-        };
-        assert_eq!(t, topic);
-        let M::Publish { topic: t, .. } = from_rs(&rs_read(&bytes).unwrap()) else {
-            panic!()
-        };
-        assert_eq!(t, topic);
+        for (peer, p) in peers_accept(&bytes) {
+            let M::Publish { topic: t, .. } = p else {
+                panic!("{peer}: {p:?}")
+            };
+            assert_eq!(t, topic, "{peer}");
+        }
         assert_eq!(ours_err(&bytes), DecodeError::WildcardInTopicName, "{topic}");
 
         let p = mb::Publish::new(topic, mqttbytes::QoS::AtMostOnce, b"x".to_vec());
@@ -1237,14 +1241,12 @@ fn reserved_header_flags_mqttbytes_ignores_them() {
 #[test]
 fn reserved_connect_flag_peers_ignore_it() {
     let bytes = connect_bytes(b"MQTT", 4, 0x03, &field(b"client"));
-    let M::Connect { client_id, .. } = from_mb(mb_read(&bytes).unwrap()) else {
-        panic!()
-    };
-    assert_eq!(client_id, "client");
-    let M::Connect { client_id, .. } = from_rs(&rs_read(&bytes).unwrap()) else {
-        panic!()
-    };
-    assert_eq!(client_id, "client");
+    for (peer, p) in peers_accept(&bytes) {
+        let M::Connect { client_id, .. } = p else {
+            panic!("{peer}: {p:?}")
+        };
+        assert_eq!(client_id, "client", "{peer}");
+    }
     assert_eq!(ours_err(&bytes), DecodeError::ReservedConnectFlag);
 }
 
@@ -1367,25 +1369,21 @@ fn connack_reserved_flags_peers_ignore_them() {
 #[test]
 fn null_character_peers_accept_it() {
     let publish = framed(0x30, &[field(b"a\0b"), b"x".to_vec()].concat());
-    let M::Publish { topic, .. } = from_mb(mb_read(&publish).unwrap()) else {
-        panic!()
-    };
-    assert_eq!(topic, "a\0b");
-    let M::Publish { topic, .. } = from_rs(&rs_read(&publish).unwrap()) else {
-        panic!()
-    };
-    assert_eq!(topic, "a\0b");
+    for (peer, p) in peers_accept(&publish) {
+        let M::Publish { topic, .. } = p else {
+            panic!("{peer}: {p:?}")
+        };
+        assert_eq!(topic, "a\0b", "{peer}");
+    }
     assert_eq!(ours_err(&publish), DecodeError::NullCharacter);
 
     let connect = connect_bytes(b"MQTT", 4, 0x02, &field(b"cl\0ent"));
-    let M::Connect { client_id, .. } = from_mb(mb_read(&connect).unwrap()) else {
-        panic!()
-    };
-    assert_eq!(client_id, "cl\0ent");
-    let M::Connect { client_id, .. } = from_rs(&rs_read(&connect).unwrap()) else {
-        panic!()
-    };
-    assert_eq!(client_id, "cl\0ent");
+    for (peer, p) in peers_accept(&connect) {
+        let M::Connect { client_id, .. } = p else {
+            panic!("{peer}: {p:?}")
+        };
+        assert_eq!(client_id, "cl\0ent", "{peer}");
+    }
     assert_eq!(ours_err(&connect), DecodeError::NullCharacter);
 }
 
@@ -1461,14 +1459,12 @@ fn misplaced_wildcards_in_filters_peers_accept_them() {
 #[test]
 fn empty_topic_peers_accept_it() {
     let publish = framed(0x30, &[0, 0, b'x']);
-    let M::Publish { topic, .. } = from_mb(mb_read(&publish).unwrap()) else {
-        panic!()
-    };
-    assert_eq!(topic, "");
-    let M::Publish { topic, .. } = from_rs(&rs_read(&publish).unwrap()) else {
-        panic!()
-    };
-    assert_eq!(topic, "");
+    for (peer, p) in peers_accept(&publish) {
+        let M::Publish { topic, .. } = p else {
+            panic!("{peer}: {p:?}")
+        };
+        assert_eq!(topic, "", "{peer}");
+    }
     assert_eq!(ours_err(&publish), DecodeError::EmptyTopic);
 
     let subscribe = framed(0x82, &[0, 1, 0, 0, 0]);
