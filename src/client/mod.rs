@@ -402,8 +402,7 @@ macro_rules! client {
                 let topic = TopicName::new(topic)?;
                 // Refuse before the session records anything ([`ClientError::Encode`] means
                 // nothing was sent and nothing is pending).
-                let probe = Publish::new(topic, msg, Delivery::new(qos, Some(PacketId::MIN)).unwrap_or(Delivery::AtMostOnce), retain);
-                let head = self.check_fits(&Packet::Publish(probe))?;
+                let head = self.check_publish_fits(topic, msg, qos, retain)?;
                 let now = self.now();
                 // The head and the payload are the whole packet the session stores.
                 let publish = self.session.publish_len(topic, msg, qos, retain, now, head + msg.len())?;
@@ -552,6 +551,13 @@ macro_rules! client {
                     Self::write_parts(transport, &reply.bytes(), &[])$($aw)*?;
                 }
                 Ok((ptype, outcome))
+            }
+
+            /// [`check_fits`](Self::check_fits) for the PUBLISH of `msg` to `topic`, with the
+            /// packet identifier it will carry at QoS 1 and 2.
+            fn check_publish_fits(&self, topic: TopicName<'_>, msg: &[u8], qos: QoS, retain: bool) -> Result<usize, ClientError<T::Error>> {
+                let delivery = Delivery::new(qos, Some(PacketId::MIN)).unwrap_or(Delivery::AtMostOnce);
+                self.check_fits(&Packet::Publish(Publish::new(topic, msg, delivery, retain)))
             }
 
             /// Checks that `packet` can be sent from `tx` (everything but a PUBLISH payload

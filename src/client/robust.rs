@@ -12,10 +12,8 @@ use embedded_io::{ErrorType, Read, ReadReady, Write};
 use heapless::Vec;
 
 use super::{ClientError, MqttClient};
-use crate::packet::{Packet, Publish};
 use crate::session::{Phase, ProtocolError};
 use crate::topic::TopicName;
-use crate::types::{Delivery, PacketId};
 use crate::types::{PacketType, QoS};
 
 /// The log hook: sees every error that leads to a reconnection attempt.
@@ -183,13 +181,11 @@ where
         retain: bool,
         qos: QoS,
     ) -> Result<(), ClientError<T::Error>> {
-        let Some(delivery) = Delivery::new(qos, Some(PacketId::MIN)).filter(|_| qos != QoS::AtMostOnce)
-        else {
+        if qos == QoS::AtMostOnce {
             return self.retry(|c| c.publish(topic, msg, retain, qos));
-        };
+        }
         let name = TopicName::new(topic)?;
-        self.client
-            .check_fits(&Packet::Publish(Publish::new(name, msg, delivery, retain)))?;
+        self.client.check_publish_fits(name, msg, qos, retain)?;
         let id = self.client.session.queue_publish(name, msg, qos, retain)?;
         // From here on the message is queued: sent now if connected, else by the reconnect.
         let sent = if self.client.session.phase() == Phase::Connected {

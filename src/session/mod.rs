@@ -322,9 +322,8 @@ impl<const N: usize, const S: usize> Session<N, S> {
         }
     }
 
-    /// Allocates a packet identifier not currently in use ([MQTT-2.3.1-2]), wrapping from
-    /// 65535 to 1.
-    /// and records it as awaiting `awaiting`.
+    /// Allocates a packet identifier not currently in use ([MQTT-2.3.1-2]; wrapping from
+    /// 65535 to 1) and records it as awaiting `awaiting`.
     fn add_pending(&mut self, awaiting: Await, sent: bool) -> Result<PacketId, ProtocolError> {
         if self.pending.is_full() {
             return Err(ProtocolError::InflightFull);
