@@ -141,6 +141,11 @@ pub enum EncodeError {
     EmptyPayload,
     /// A refusing CONNACK with Session Present set ([MQTT-3.2.2-4]).
     SessionPresentOnRefusal,
+    /// A packet only a server sends (CONNACK, SUBACK, UNSUBACK, PINGRESP) given to the client's
+    /// encoder. Only [`encode_from_client`](crate::encode_from_client) reports it. (No payload:
+    /// the caller holds the packet, and a payload-free variant keeps `Result<(), EncodeError>`
+    /// in two registers.)
+    ServerOnlyPacket,
 }
 
 impl fmt::Display for EncodeError {
@@ -157,6 +162,7 @@ impl fmt::Display for EncodeError {
             }
             Self::EmptyPayload => f.write_str("packet needs at least one entry"),
             Self::SessionPresentOnRefusal => f.write_str("session present on a refused CONNACK"),
+            Self::ServerOnlyPacket => f.write_str("packet type only a server sends"),
         }
     }
 }

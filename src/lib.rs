@@ -31,7 +31,8 @@ pub use io::{read_fixed_header, read_packet};
 pub use io::{read_fixed_header_async, read_packet_async};
 pub use packet::{
     ConnAck, Connect, Entries, FixedHeader, LastWill, Packet, Publish, SubAck, SubAckReturnCode, Subscribe,
-    Subscription, Unsubscribe, decode, decode_body, decode_from_server, encode, peek_fixed_header,
+    Subscription, Unsubscribe, decode, decode_body, decode_from_server, encode, encode_from_client,
+    peek_fixed_header,
 };
 pub use status::Status;
 pub use topic::{TopicError, TopicFilter, TopicName, topic_matches};

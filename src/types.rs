@@ -213,6 +213,20 @@ impl PacketType {
         }
     }
 
+    /// Whether a client sends packets of this type (2.2.1 table 2.1, "Direction of flow"):
+    /// all but CONNACK, SUBACK, UNSUBACK and PINGRESP.
+    pub const fn sent_by_client(self) -> bool {
+        // Bit n set: type n flows from the client to the server.
+        (0b0101_0101_1111_1010_u16 >> self as u8) & 1 != 0
+    }
+
+    /// Whether a server sends packets of this type (2.2.1 table 2.1, "Direction of flow"):
+    /// all but CONNECT, SUBSCRIBE, UNSUBSCRIBE, PINGREQ and DISCONNECT.
+    pub const fn sent_by_server(self) -> bool {
+        // Bit n set: type n flows from the server to the client.
+        (0b0010_1010_1111_1100_u16 >> self as u8) & 1 != 0
+    }
+
     /// The required flag nibble of type number `t` other than PUBLISH: 0b0010 for PUBREL (6),
     /// SUBSCRIBE (8) and UNSUBSCRIBE (10), 0 for the rest. A bit table, not a match: a few
     /// instructions instead of a jump table on a microcontroller.

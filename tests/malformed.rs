@@ -15,7 +15,7 @@ use umqtt::{
     ConnAck, Connect, ConnectReturnCode, DecodeError, Delivery, EncodeError, EncodeToError, Entries,
     LastWill, Packet, PacketId, PacketType, Publish, QoS, ReadPacketError, Status, SubAck, SubAckReturnCode,
     Subscribe, Subscription, TopicError, TopicFilter, TopicName, Unsubscribe, decode, decode_from_server,
-    peek_fixed_header, read_packet, topic_matches,
+    encode_from_client, peek_fixed_header, read_packet, topic_matches,
 };
 
 use table::{filter, hex, pid, topic};
@@ -159,8 +159,16 @@ fn is_client_only(t: PacketType) -> bool {
     )
 }
 
-/// The encoder must refuse `packet` with exactly `want` and write nothing, through `encode`
-/// and `encode_to`.
+/// The packet types only a server sends (2.2.1 table 2.1, "Direction of flow").
+fn is_server_only(t: PacketType) -> bool {
+    matches!(
+        t,
+        PacketType::ConnAck | PacketType::SubAck | PacketType::UnsubAck | PacketType::PingResp
+    )
+}
+
+/// The encoder must refuse `packet` with exactly `want` and write nothing, through `encode`,
+/// `encode_to` and (for a packet a client sends) `encode_from_client`.
 #[track_caller]
 fn assert_refused(packet: &Packet<'_>, want: EncodeError) {
     let size = packet.encoded_len().saturating_add(1).min(1 << 20);
@@ -170,6 +178,17 @@ fn assert_refused(packet: &Packet<'_>, want: EncodeError) {
         buf.iter().all(|&b| b == POISON),
         "a refused encode wrote into the buffer"
     );
+    if !is_server_only(packet.packet_type()) {
+        assert_eq!(
+            encode_from_client(packet, &mut buf),
+            Err(want),
+            "encode_from_client"
+        );
+        assert!(
+            buf.iter().all(|&b| b == POISON),
+            "a refused encode_from_client wrote into the buffer"
+        );
+    }
     let mut out: Vec<u8> = Vec::new();
     assert_eq!(
         packet.encode_to(&mut out),
@@ -179,14 +198,21 @@ fn assert_refused(packet: &Packet<'_>, want: EncodeError) {
     assert!(out.is_empty(), "a refused encode_to wrote {} bytes", out.len());
 }
 
-/// Encodes a packet the encoder must accept.
+/// Encodes a packet the encoder must accept; `encode_from_client` writes the same bytes for a
+/// packet a client sends.
 #[track_caller]
 fn encoded(packet: &Packet<'_>) -> Vec<u8> {
     let mut buf = vec![POISON; packet.encoded_len()];
     match packet.encode(&mut buf) {
-        Ok(n) if n == buf.len() => buf,
+        Ok(n) if n == buf.len() => {}
         other => panic!("encode {packet:?}: {other:?}"),
     }
+    if !is_server_only(packet.packet_type()) {
+        let mut again = vec![POISON; buf.len()];
+        assert_eq!(encode_from_client(packet, &mut again), Ok(buf.len()));
+        assert_eq!(again, buf, "encode_from_client differs from encode");
+    }
+    buf
 }
 
 fn minimal_connect(client_id: &str) -> Connect<'_> {
@@ -1585,6 +1611,87 @@ fn topic_filter_new_rejects_what_the_spec_forbids() {
     let ok = TopicFilter::new("home/+/temp/#").expect("valid");
     assert!(ok.matches(topic("home/kitchen/temp/c")));
     assert!(!ok.matches(topic("home/kitchen/light")));
+}
+
+#[test]
+fn sec_2_2_1_direction_of_flow_of_every_packet_type() {
+    for n in 1..=14 {
+        let t = PacketType::from_u8(n).expect("types 1 to 14 exist");
+        assert_eq!(t.sent_by_client(), !is_server_only(t), "{t} sent by a client");
+        assert_eq!(t.sent_by_server(), !is_client_only(t), "{t} sent by a server");
+        // PUBLISH and the four acknowledgements of the QoS flows go both ways; nothing else.
+        let both = matches!(
+            t,
+            PacketType::Publish
+                | PacketType::PubAck
+                | PacketType::PubRec
+                | PacketType::PubRel
+                | PacketType::PubComp
+        );
+        assert_eq!(t.sent_by_client() && t.sent_by_server(), both, "{t} both ways");
+    }
+}
+
+#[test]
+fn sec_2_2_1_encode_from_client_refuses_what_only_a_server_sends() {
+    let codes = [SubAckReturnCode::Success(QoS::AtLeastOnce)];
+    let server_only = [
+        Packet::ConnAck(ConnAck {
+            session_present: false,
+            code: ConnectReturnCode::Accepted,
+        }),
+        Packet::SubAck(SubAck {
+            packet_id: pid(7),
+            codes: Entries::new(&codes),
+        }),
+        Packet::UnsubAck(pid(7)),
+        Packet::PingResp,
+    ];
+    for packet in server_only {
+        // `encode` writes it (a server may), the client's encoder refuses it untouched.
+        assert_eq!(encoded(&packet)[0] >> 4, packet.packet_type() as u8);
+        let mut buf = [POISON; 16];
+        assert_eq!(
+            encode_from_client(&packet, &mut buf),
+            Err(EncodeError::ServerOnlyPacket),
+            "{packet:?}"
+        );
+        assert_eq!(buf, [POISON; 16], "{packet:?}");
+    }
+    // Everything a client sends gives the bytes `encode` gives (`encoded` compares them).
+    let subs = [Subscription {
+        filter: filter("a/#"),
+        qos: QoS::AtMostOnce,
+    }];
+    let filters = [filter("a/+")];
+    let client = [
+        Packet::Connect(minimal_connect("c")),
+        Packet::Publish(Publish::new(
+            topic("t"),
+            b"x",
+            Delivery::AtLeastOnce(pid(3)),
+            true,
+        )),
+        Packet::PubAck(pid(3)),
+        Packet::PubRec(pid(3)),
+        Packet::PubRel(pid(3)),
+        Packet::PubComp(pid(3)),
+        Packet::Subscribe(Subscribe {
+            packet_id: pid(4),
+            topics: Entries::new(&subs),
+        }),
+        Packet::Unsubscribe(Unsubscribe {
+            packet_id: pid(5),
+            topics: Entries::new(&filters),
+        }),
+        Packet::PingReq,
+        Packet::Disconnect,
+    ];
+    for packet in client {
+        assert!(packet.packet_type().sent_by_client());
+        let bytes = encoded(&packet);
+        assert_eq!(decode(&bytes), Ok(Status::Complete((packet, bytes.len()))));
+    }
 }
 
 #[test]

@@ -368,8 +368,10 @@ fn check_reencode(frame: &[u8], header: &FixedHeader, packet: &Packet<'_>) {
     }
 }
 
-/// `encode_to` agrees with `encode`: same bytes, or the same refusal with nothing written.
+/// `encode_to` agrees with `encode`: same bytes, or the same refusal with nothing written. So
+/// does `encode_from_client` for a packet a client sends; it refuses the others untouched.
 fn check_encode_to(packet: &Packet<'_>, expected: Result<&[u8], EncodeError>) {
+    check_encode_from_client(packet, expected);
     let mut out: Vec<u8> = Vec::new();
     let got = packet.encode_to(&mut out);
     match expected {
@@ -384,6 +386,29 @@ fn check_encode_to(packet: &Packet<'_>, expected: Result<&[u8], EncodeError>) {
                 "encode_to error"
             );
             assert!(out.is_empty(), "refused encode_to wrote {} bytes", out.len());
+        }
+    }
+}
+
+/// `encode_from_client` gives `expected` (what `encode` gave) for a packet a client sends, and
+/// `ServerOnlyPacket` for the others; a refusal writes nothing.
+fn check_encode_from_client(packet: &Packet<'_>, expected: Result<&[u8], EncodeError>) {
+    let expected = if packet.packet_type().sent_by_client() {
+        expected
+    } else {
+        Err(EncodeError::ServerOnlyPacket)
+    };
+    let size = expected.map_or(packet.encoded_len().saturating_add(1).min(1 << 20), <[u8]>::len);
+    let mut buf = vec![POISON; size];
+    match (umqtt::encode_from_client(packet, &mut buf), expected) {
+        (Ok(n), Ok(bytes)) => assert_eq!(
+            (n, &buf[..]),
+            (bytes.len(), bytes),
+            "encode_from_client differs from encode"
+        ),
+        (got, want) => {
+            assert_eq!(got, want.map(<[u8]>::len), "encode_from_client result");
+            assert!(untouched(&buf), "refused encode_from_client wrote to the buffer");
         }
     }
 }
@@ -409,6 +434,13 @@ fn check_short_buffers(packet: &Packet<'_>, len: usize, expected: EncodeError) {
             Err(expected),
             "free fn, {size}-byte buffer"
         );
+        if packet.packet_type().sent_by_client() {
+            assert_eq!(
+                umqtt::encode_from_client(packet, &mut buf),
+                Err(expected),
+                "encode_from_client, {size}-byte buffer"
+            );
+        }
         assert!(untouched(&buf), "encode wrote into a {size}-byte buffer");
     }
 }

@@ -379,6 +379,30 @@ pub fn encode(packet: &Packet<'_>, buf: &mut [u8]) -> Result<usize, EncodeError>
     packet.encode(buf)
 }
 
+/// [`encode`] for a client: encodes only the packets a client sends (CONNECT, PUBLISH,
+/// PUBACK, PUBREC, PUBREL, PUBCOMP, SUBSCRIBE, UNSUBSCRIBE, PINGREQ, DISCONNECT); the
+/// counterpart of [`decode_from_server`].
+///
+/// A packet only a server sends (CONNACK, SUBACK, UNSUBACK, PINGRESP) is refused with
+/// [`EncodeError::ServerOnlyPacket`] and nothing is written, so a firmware that encodes
+/// with this function does not carry the CONNACK and SUBACK writers (about 70 B of flash on
+/// Cortex-M). Every other packet gives the same bytes, or the same error, as [`encode`].
+///
+/// # Errors
+/// As [`Packet::encode`], plus [`EncodeError::ServerOnlyPacket`].
+pub fn encode_from_client(packet: &Packet<'_>, buf: &mut [u8]) -> Result<usize, EncodeError> {
+    if matches!(
+        packet,
+        Packet::ConnAck(_) | Packet::SubAck(_) | Packet::UnsubAck(_) | Packet::PingResp
+    ) {
+        return Err(EncodeError::ServerOnlyPacket);
+    }
+    #[cfg(feature = "perf")]
+    return packet.encode(buf);
+    #[cfg(not(feature = "perf"))]
+    packet.encode_as::<false>(buf)
+}
+
 impl<'a> Packet<'a> {
     /// Decodes one packet from the start of `buf`; same as [`decode`].
     ///
@@ -526,20 +550,25 @@ impl<'a> Packet<'a> {
     pub fn encode(&self, buf: &mut [u8]) -> Result<usize, EncodeError> {
         #[cfg(feature = "perf")]
         return self.encode_fast(buf);
-        // One path for every type: check, size, then write. (`perf` has per-type copies,
-        // faster on hosts and larger on Cortex-M; see `docs/size.md`.)
         #[cfg(not(feature = "perf"))]
-        let rem = self.prepare::<true>()?;
-        #[cfg(not(feature = "perf"))]
-        {
-            let mut head = [0; 5];
-            let total = self.fixed_header(rem, &mut head) + rem;
-            let Some(buf) = buf.get_mut(..total) else {
-                return Err(EncodeError::BufferTooSmall { needed: total });
-            };
-            let Ok(()) = self.write::<_, true>(&head, total - rem, &mut SliceOut::new(buf));
-            Ok(total)
-        }
+        self.encode_as::<true>(buf)
+    }
+
+    /// [`encode`](Self::encode) for every type (`ALL`) or for all but CONNACK and SUBACK (see
+    /// [`write_body`](Self::write_body)). One path for every type: check, size, then write.
+    /// (`perf` has per-type copies, faster on hosts and larger on Cortex-M; see
+    /// `docs/size.md`.)
+    #[cfg(not(feature = "perf"))]
+    #[inline(always)]
+    fn encode_as<const ALL: bool>(&self, buf: &mut [u8]) -> Result<usize, EncodeError> {
+        let rem = self.prepare::<ALL>()?;
+        let mut head = [0; 5];
+        let total = self.fixed_header(rem, &mut head) + rem;
+        let Some(buf) = buf.get_mut(..total) else {
+            return Err(EncodeError::BufferTooSmall { needed: total });
+        };
+        let Ok(()) = self.write::<_, ALL>(&head, total - rem, &mut SliceOut::new(buf));
+        Ok(total)
     }
 
     /// The PUBLISH payload (empty for other packets).
@@ -552,14 +581,14 @@ impl<'a> Packet<'a> {
 
     /// Whether a client may encode this with [`encode_head`](Self::encode_head): anything but
     /// CONNACK and SUBACK.
-    fn client_sends(&self) -> bool {
+    fn client_may_encode(&self) -> bool {
         !matches!(self, Self::ConnAck(_) | Self::SubAck(_))
     }
 
     /// Length of what [`encode_head`](Self::encode_head) writes, after every encoder check.
     /// Not for CONNACK or SUBACK.
     pub(crate) fn head_len(&self) -> Result<usize, EncodeError> {
-        debug_assert!(self.client_sends(), "head_len is for what a client sends");
+        debug_assert!(self.client_may_encode(), "head_len is for what a client sends");
         let rem = self.prepare::<false>()?;
         Ok(self.fixed_header(rem, &mut [0; 5]) + rem - self.tail().len())
     }
@@ -570,7 +599,7 @@ impl<'a> Packet<'a> {
     /// Not for CONNACK or SUBACK, which a client never sends (see
     /// [`write_body`](Self::write_body)).
     pub(crate) fn encode_head<'s>(&'s self, buf: &mut [u8]) -> Result<(usize, &'s [u8]), EncodeError> {
-        debug_assert!(self.client_sends(), "encode_head is for what a client sends");
+        debug_assert!(self.client_may_encode(), "encode_head is for what a client sends");
         let rem = self.prepare::<false>()?;
         let tail = self.tail();
         let mut fixed = [0; 5];

@@ -2,8 +2,9 @@
 //! CONNACK, PUBLISH (QoS 1) and SUBACK from bytes read at run time.
 //!
 //! A client decodes with `decode_from_server`, which leaves out the parsers of packets only a
-//! client sends; with feature `general-decode` (package `size-umqtt-codec-any`) the job uses
-//! the general `decode` instead, so the report shows both.
+//! client sends, and encodes with `encode_from_client`, which leaves out the writers of
+//! packets only a server sends; with feature `general` (package `size-umqtt-codec-any`) the
+//! job uses the general `decode` and `encode` instead, so the report shows both.
 #![cfg_attr(target_os = "none", no_std, no_main)]
 
 use fw::opaque;
@@ -12,10 +13,10 @@ use umqtt::{
     Subscription, TopicFilter, TopicName,
 };
 
-#[cfg(feature = "general-decode")]
-use umqtt::decode;
-#[cfg(not(feature = "general-decode"))]
-use umqtt::decode_from_server as decode;
+#[cfg(feature = "general")]
+use umqtt::{decode, encode};
+#[cfg(not(feature = "general"))]
+use umqtt::{decode_from_server as decode, encode_from_client as encode};
 
 static CONNACK: [u8; 4] = [0x20, 0x02, 0x00, 0x00];
 static PUBLISH: [u8; 15] = [
@@ -25,7 +26,7 @@ static SUBACK: [u8; 5] = [0x90, 0x03, 0x00, 0x01, 0x01];
 
 /// Encodes `p` and hands the bytes to the outside world.
 fn send(p: &Packet<'_>, buf: &mut [u8], step: u32) -> Result<u32, u32> {
-    let n = p.encode(buf).map_err(|_| step)?;
+    let n = encode(p, buf).map_err(|_| step)?;
     opaque(buf.get(..n).ok_or(step)?);
     Ok(n as u32)
 }
