@@ -20,7 +20,7 @@ pub const MAX_REMAINING_LEN: usize = 268_435_455;
 /// Largest string or binary field (1.5.3).
 pub const MAX_FIELD_LEN: usize = 65_535;
 
-/// The `nom` error type of the leaf parsers below: running out of input.
+/// The `nom` error type of the field parser below (`take`): running out of input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct PErr;
 
