@@ -1,13 +1,13 @@
 //! Low-level wire primitives shared by the packet codecs: the Remaining Length
-//! variable-byte integer, `nom` parsers for MQTT integers and strings, and the output sinks
-//! that encoders write to. Nothing here is public API; `nom` types stay inside this crate.
+//! variable-byte integer, the cursor that reads MQTT integers and strings (field data taken
+//! with a `nom` parser), and the output sinks that encoders write to. Nothing here is public
+//! API; `nom` types stay inside this crate.
 
 use core::convert::Infallible;
 
 use nom::Parser;
+use nom::bytes::complete::take;
 use nom::error::{ErrorKind, ParseError};
-use nom::multi::length_data;
-use nom::number::complete::be_u16;
 
 use crate::error::DecodeError;
 use crate::status::Status;
@@ -20,7 +20,7 @@ pub const MAX_REMAINING_LEN: usize = 268_435_455;
 /// Largest string or binary field (1.5.3).
 pub const MAX_FIELD_LEN: usize = 65_535;
 
-/// The `nom` error type of the leaf parsers below: running out of input.
+/// The `nom` error type of the field parser below (`take`): running out of input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct PErr;
 
@@ -40,9 +40,11 @@ impl ParseError<&[u8]> for PErr {
 /// field either comes back validated or the first rule it breaks is returned. Running past
 /// the end of the body is [`DecodeError::UnexpectedEnd`].
 ///
-/// The integer and length-prefixed primitives are `nom` parsers; the cursor only threads the
-/// remaining input between them and keeps every result a small `Result<T, DecodeError>`, which
-/// is what keeps the decoder compact on microcontrollers.
+/// The data of a length-prefixed field is taken with a `nom` parser; the integers are read
+/// straight from the slice (`nom`'s generic `be_u16` loop and its bounds-checked split cost
+/// about 80 bytes more on Cortex-M). The cursor threads the remaining input between fields
+/// and keeps every result a small `Result<T, DecodeError>`, which is what keeps the decoder
+/// compact on microcontrollers.
 pub struct Reader<'a>(pub &'a [u8]);
 
 impl<'a> Reader<'a> {
@@ -69,10 +71,13 @@ impl<'a> Reader<'a> {
     }
 
     /// A big-endian 16-bit integer (1.5.2).
-    #[cfg_attr(not(feature = "perf"), inline)]
-    #[cfg_attr(feature = "perf", inline(always))]
+    #[inline(always)]
     pub fn u16(&mut self) -> Result<u16, DecodeError> {
-        self.run(be_u16)
+        let [hi, lo, ref rest @ ..] = *self.0 else {
+            return Err(DecodeError::UnexpectedEnd);
+        };
+        self.0 = rest;
+        Ok(u16::from_be_bytes([hi, lo]))
     }
 
     /// A non-zero packet identifier ([MQTT-2.3.1-1]).
@@ -85,7 +90,8 @@ impl<'a> Reader<'a> {
     #[cfg_attr(not(feature = "perf"), inline)]
     #[cfg_attr(feature = "perf", inline(always))]
     pub fn binary(&mut self) -> Result<&'a [u8], DecodeError> {
-        self.run(length_data(be_u16))
+        let n = self.u16()?;
+        self.run(take(n))
     }
 
     /// Everything that is left (a PUBLISH payload).

@@ -205,18 +205,33 @@ pub fn decode_from_server(buf: &[u8]) -> Result<Status<(Packet<'_>, usize)>, Dec
 /// Shared by [`decode`] and [`decode_from_server`].
 #[inline(always)]
 fn decode_as<const FROM_SERVER: bool>(buf: &[u8]) -> Result<Status<(Packet<'_>, usize)>, DecodeError> {
-    let header = match peek_fixed_header(buf)? {
-        Status::Complete(h) => h,
-        Status::Partial { needed } => return Ok(Status::Partial { needed }),
+    // (What `peek_fixed_header` does, without its `Status<FixedHeader>` in between.) Every
+    // incomplete case leaves the block with the bytes it needs, for one `Partial` below.
+    let needed = 'partial: {
+        let Some((&first, rest)) = buf.split_first() else {
+            break 'partial 2;
+        };
+        let (packet_type, flags) = check_first_byte(first)?;
+        let (remaining_len, n) = match wire::decode_remaining_len(rest)? {
+            Status::Complete(v) => v,
+            Status::Partial { needed } => break 'partial needed.get(),
+        };
+        let header = FixedHeader {
+            packet_type,
+            flags,
+            header_len: 1 + n,
+            remaining_len,
+        };
+        let total = header.packet_len();
+        let Some(body) = buf.get(header.header_len..total) else {
+            break 'partial total - buf.len();
+        };
+        return Ok(Status::Complete((
+            decode_body_for::<FROM_SERVER, false>(&header, body)?,
+            total,
+        )));
     };
-    let total = header.packet_len();
-    let Some(body) = buf.get(header.header_len..total) else {
-        return Ok(Status::need(total - buf.len()));
-    };
-    Ok(Status::Complete((
-        decode_body_for::<FROM_SERVER, false>(&header, body)?,
-        total,
-    )))
+    Ok(Status::need(needed))
 }
 
 /// [`decode_body`] for a client: parses only the packets a server sends, and gives `None`
