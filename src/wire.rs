@@ -360,7 +360,6 @@ impl<'a> SliceOut<'a> {
     }
 
     /// Bytes written (or counted) so far, saturating at `usize::MAX`.
-    #[cfg(any(test, not(feature = "perf")))]
     pub fn position(&self) -> usize {
         self.pos
     }

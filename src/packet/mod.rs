@@ -482,29 +482,34 @@ impl<'a> Packet<'a> {
         Ok(rem)
     }
 
-    /// Writes the fixed header for a Remaining Length of `rem` (at most [`MAX_REMAINING_LEN`])
-    /// into `head`: byte 0 and the variable-byte length; returns how many of the five bytes it
-    /// takes.
+    /// Writes the fixed header for a Remaining Length of `rem` (at most [`MAX_REMAINING_LEN`]):
+    /// byte 0, then the variable-byte length, one byte at a time. Into a sink with no room it
+    /// only counts, which is how the encoders learn its length (2 to 5 bytes).
     #[inline(never)]
-    fn fixed_header(&self, rem: usize, head: &mut [u8; 5]) -> usize {
-        let [first, rest @ ..] = head;
-        *first = self.first_byte();
-        let (mut n, mut len) = (rem, 1);
-        for slot in rest {
+    fn fixed_header<O: Out>(&self, rem: usize, o: &mut O) -> Result<(), O::Error> {
+        o.put_u8(self.first_byte())?;
+        let mut n = rem;
+        loop {
             let b = (n & 0x7f) as u8;
             n >>= 7;
-            *slot = b | (u8::from(n > 0) << 7);
-            len += 1;
+            o.put_u8(b | (u8::from(n > 0) << 7))?;
             if n == 0 {
-                break;
+                return Ok(());
             }
         }
-        len
     }
 
-    /// Writes the fixed header in one piece, then the body.
-    fn write<O: Out, const ALL: bool>(&self, head: &[u8; 5], len: usize, o: &mut O) -> Result<(), O::Error> {
-        o.put(head.get(..len).unwrap_or(head))?;
+    /// Length of the fixed header for a Remaining Length of `rem`, counted by
+    /// [`fixed_header`](Self::fixed_header) itself.
+    fn fixed_header_len(&self, rem: usize) -> usize {
+        let mut counter = SliceOut::new(&mut []);
+        let Ok(()) = self.fixed_header(rem, &mut counter);
+        counter.position()
+    }
+
+    /// Writes the fixed header, then the body.
+    fn write<O: Out, const ALL: bool>(&self, rem: usize, o: &mut O) -> Result<(), O::Error> {
+        self.fixed_header(rem, o)?;
         self.write_body::<O, ALL>(o)
     }
 
@@ -562,12 +567,11 @@ impl<'a> Packet<'a> {
     #[inline(always)]
     fn encode_as<const ALL: bool>(&self, buf: &mut [u8]) -> Result<usize, EncodeError> {
         let rem = self.prepare::<ALL>()?;
-        let mut head = [0; 5];
-        let total = self.fixed_header(rem, &mut head) + rem;
+        let total = self.fixed_header_len(rem) + rem;
         let Some(buf) = buf.get_mut(..total) else {
             return Err(EncodeError::BufferTooSmall { needed: total });
         };
-        let Ok(()) = self.write::<_, ALL>(&head, total - rem, &mut SliceOut::new(buf));
+        let Ok(()) = self.write::<_, ALL>(rem, &mut SliceOut::new(buf));
         Ok(total)
     }
 
@@ -590,7 +594,7 @@ impl<'a> Packet<'a> {
     pub(crate) fn head_len(&self) -> Result<usize, EncodeError> {
         debug_assert!(self.client_may_encode(), "head_len is for what a client sends");
         let rem = self.prepare::<false>()?;
-        Ok(self.fixed_header(rem, &mut [0; 5]) + rem - self.tail().len())
+        Ok(self.fixed_header_len(rem) + rem - self.tail().len())
     }
 
     /// Encodes everything but a PUBLISH payload into `buf` and returns its length together
@@ -602,19 +606,13 @@ impl<'a> Packet<'a> {
         debug_assert!(self.client_may_encode(), "encode_head is for what a client sends");
         let rem = self.prepare::<false>()?;
         let tail = self.tail();
-        let mut fixed = [0; 5];
-        let fixed_len = self.fixed_header(rem, &mut fixed);
-        let head = fixed_len + rem - tail.len();
+        let head = self.fixed_header_len(rem) + rem - tail.len();
         if buf.len() < head {
             return Err(EncodeError::BufferTooSmall { needed: head });
         }
         // The payload is the last field and is written in one piece, so in a sink of exactly
         // `head` bytes it does not fit and is skipped: everything before it is written.
-        let Ok(()) = self.write::<_, false>(
-            &fixed,
-            fixed_len,
-            &mut SliceOut::new(buf.get_mut(..head).unwrap_or_default()),
-        );
+        let Ok(()) = self.write::<_, false>(rem, &mut SliceOut::new(buf.get_mut(..head).unwrap_or_default()));
         Ok((head, tail))
     }
 
@@ -627,11 +625,9 @@ impl<'a> Packet<'a> {
     /// [`EncodeToError::Write`] if the writer failed part way.
     pub fn encode_to<W: embedded_io::Write>(&self, w: &mut W) -> Result<usize, EncodeToError<W::Error>> {
         let rem = self.prepare::<true>()?;
-        let mut head = [0; 5];
-        let len = self.fixed_header(rem, &mut head);
-        self.write::<_, true>(&head, len, &mut WriteOut(w))
+        self.write::<_, true>(rem, &mut WriteOut(w))
             .map_err(EncodeToError::Write)?;
-        Ok(len + rem)
+        Ok(self.fixed_header_len(rem) + rem)
     }
 }
 
