@@ -391,14 +391,17 @@ pub fn encode(packet: &Packet<'_>, buf: &mut [u8]) -> Result<usize, EncodeError>
 /// # Errors
 /// As [`Packet::encode`], plus [`EncodeError::ServerOnlyPacket`].
 pub fn encode_from_client(packet: &Packet<'_>, buf: &mut [u8]) -> Result<usize, EncodeError> {
-    if matches!(
-        packet,
-        Packet::ConnAck(_) | Packet::SubAck(_) | Packet::UnsubAck(_) | Packet::PingResp
-    ) {
-        return Err(EncodeError::ServerOnlyPacket);
-    }
     #[cfg(feature = "perf")]
-    return packet.encode(buf);
+    {
+        if matches!(
+            packet,
+            Packet::ConnAck(_) | Packet::SubAck(_) | Packet::UnsubAck(_) | Packet::PingResp
+        ) {
+            return Err(EncodeError::ServerOnlyPacket);
+        }
+        packet.encode(buf)
+    }
+    // Size-first, the refusal is the first arm of the checks' one dispatch on the type.
     #[cfg(not(feature = "perf"))]
     packet.encode_as::<false>(buf)
 }
@@ -465,8 +468,13 @@ impl<'a> Packet<'a> {
 
     /// Every check the encoder makes before writing; returns the Remaining Length. With
     /// `ALL = false`, CONNACK and SUBACK are not handled (see [`write_body`](Self::write_body)).
-    fn prepare<const ALL: bool>(&self) -> Result<usize, EncodeError> {
+    /// With `SERVER_ONLY` ([`encode_from_client`]) the packets only a server sends (CONNACK,
+    /// SUBACK, UNSUBACK, PINGRESP) are refused first, with [`EncodeError::ServerOnlyPacket`].
+    fn prepare<const ALL: bool, const SERVER_ONLY: bool>(&self) -> Result<usize, EncodeError> {
         match self {
+            Self::ConnAck(_) | Self::SubAck(_) | Self::UnsubAck(_) | Self::PingResp if SERVER_ONLY => {
+                return Err(EncodeError::ServerOnlyPacket);
+            }
             Self::Connect(c) => c.validate()?,
             Self::Publish(p) => p.validate()?,
             Self::Subscribe(s) => s.validate()?,
@@ -566,7 +574,12 @@ impl<'a> Packet<'a> {
     #[cfg(not(feature = "perf"))]
     #[inline(always)]
     fn encode_as<const ALL: bool>(&self, buf: &mut [u8]) -> Result<usize, EncodeError> {
-        let rem = self.prepare::<ALL>()?;
+        // (The client-role encoder refuses what only a server sends.)
+        let rem = if ALL {
+            self.prepare::<true, false>()
+        } else {
+            self.prepare::<false, true>()
+        }?;
         let total = self.fixed_header_len(rem) + rem;
         let Some(buf) = buf.get_mut(..total) else {
             return Err(EncodeError::BufferTooSmall { needed: total });
@@ -593,7 +606,7 @@ impl<'a> Packet<'a> {
     /// Not for CONNACK or SUBACK.
     pub(crate) fn head_len(&self) -> Result<usize, EncodeError> {
         debug_assert!(self.client_may_encode(), "head_len is for what a client sends");
-        let rem = self.prepare::<false>()?;
+        let rem = self.prepare::<false, false>()?;
         Ok(self.fixed_header_len(rem) + rem - self.tail().len())
     }
 
@@ -604,7 +617,7 @@ impl<'a> Packet<'a> {
     /// [`write_body`](Self::write_body)).
     pub(crate) fn encode_head<'s>(&'s self, buf: &mut [u8]) -> Result<(usize, &'s [u8]), EncodeError> {
         debug_assert!(self.client_may_encode(), "encode_head is for what a client sends");
-        let rem = self.prepare::<false>()?;
+        let rem = self.prepare::<false, false>()?;
         let tail = self.tail();
         let head = self.fixed_header_len(rem) + rem - tail.len();
         if buf.len() < head {
@@ -624,7 +637,7 @@ impl<'a> Packet<'a> {
     /// [`EncodeToError::Encode`] if the packet is refused (nothing was written), or
     /// [`EncodeToError::Write`] if the writer failed part way.
     pub fn encode_to<W: embedded_io::Write>(&self, w: &mut W) -> Result<usize, EncodeToError<W::Error>> {
-        let rem = self.prepare::<true>()?;
+        let rem = self.prepare::<true, false>()?;
         self.write::<_, true>(rem, &mut WriteOut(w))
             .map_err(EncodeToError::Write)?;
         Ok(self.fixed_header_len(rem) + rem)
