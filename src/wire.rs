@@ -363,6 +363,12 @@ impl<'a> SliceOut<'a> {
     pub fn position(&self) -> usize {
         self.pos
     }
+
+    /// Counts `n` bytes without writing them (the `perf` encoder adds lengths up).
+    #[cfg(feature = "perf")]
+    pub fn skip(&mut self, n: usize) {
+        self.pos = self.pos.saturating_add(n);
+    }
 }
 
 impl Out for SliceOut<'_> {

@@ -449,20 +449,20 @@ impl<'a> Packet<'a> {
     /// `perf` feature adds the lengths up per type instead.)
     #[cfg(not(feature = "perf"))]
     fn body_len(&self) -> usize {
-        self.counted_len::<true>()
+        let mut counter = SliceOut::new(&mut []);
+        self.count_body::<true>(&mut counter);
+        counter.position()
     }
 
-    /// [`body_len`](Self::body_len) by counting, for every type (`ALL`) or for all but CONNACK
-    /// and SUBACK (see [`write_body`](Self::write_body)).
+    /// Counts the body into `counter`, for every type (`ALL`) or for all but CONNACK and SUBACK
+    /// (see [`write_body`](Self::write_body)); `perf` adds its length up instead.
     #[inline(always)]
-    fn counted_len<const ALL: bool>(&self) -> usize {
+    fn count_body<const ALL: bool>(&self, counter: &mut SliceOut<'_>) {
         #[cfg(feature = "perf")]
-        return self.body_len();
+        counter.skip(self.body_len());
         #[cfg(not(feature = "perf"))]
         {
-            let mut counter = SliceOut::new(&mut []);
-            let Ok(()) = self.write_body::<_, ALL>(&mut counter);
-            counter.position()
+            let Ok(()) = self.write_body::<_, ALL>(counter);
         }
     }
 
@@ -470,7 +470,13 @@ impl<'a> Packet<'a> {
     /// `ALL = false`, CONNACK and SUBACK are not handled (see [`write_body`](Self::write_body)).
     /// With `SERVER_ONLY` ([`encode_from_client`]) the packets only a server sends (CONNACK,
     /// SUBACK, UNSUBACK, PINGRESP) are refused first, with [`EncodeError::ServerOnlyPacket`].
-    fn prepare<const ALL: bool, const SERVER_ONLY: bool>(&self) -> Result<usize, EncodeError> {
+    ///
+    /// `counter` (a new sink with no room) counts the body, then the fixed header: on success
+    /// its position is the length of the whole packet.
+    fn prepare<const ALL: bool, const SERVER_ONLY: bool>(
+        &self,
+        counter: &mut SliceOut<'_>,
+    ) -> Result<usize, EncodeError> {
         match self {
             Self::ConnAck(_) | Self::SubAck(_) | Self::UnsubAck(_) | Self::PingResp if SERVER_ONLY => {
                 return Err(EncodeError::ServerOnlyPacket);
@@ -483,10 +489,12 @@ impl<'a> Packet<'a> {
             Self::SubAck(s) if ALL => s.validate()?,
             _ => {}
         }
-        let rem = self.counted_len::<ALL>();
+        self.count_body::<ALL>(counter);
+        let rem = counter.position();
         if rem > MAX_REMAINING_LEN {
             return Err(EncodeError::PacketTooLarge);
         }
+        let Ok(()) = self.fixed_header(rem, counter);
         Ok(rem)
     }
 
@@ -505,14 +513,6 @@ impl<'a> Packet<'a> {
                 return Ok(());
             }
         }
-    }
-
-    /// Length of the fixed header for a Remaining Length of `rem`, counted by
-    /// [`fixed_header`](Self::fixed_header) itself.
-    fn fixed_header_len(&self, rem: usize) -> usize {
-        let mut counter = SliceOut::new(&mut []);
-        let Ok(()) = self.fixed_header(rem, &mut counter);
-        counter.position()
     }
 
     /// Writes the fixed header, then the body.
@@ -575,12 +575,13 @@ impl<'a> Packet<'a> {
     #[inline(always)]
     fn encode_as<const ALL: bool>(&self, buf: &mut [u8]) -> Result<usize, EncodeError> {
         // (The client-role encoder refuses what only a server sends.)
+        let mut counter = SliceOut::new(&mut []);
         let rem = if ALL {
-            self.prepare::<true, false>()
+            self.prepare::<true, false>(&mut counter)
         } else {
-            self.prepare::<false, true>()
+            self.prepare::<false, true>(&mut counter)
         }?;
-        let total = self.fixed_header_len(rem) + rem;
+        let total = counter.position();
         let Some(buf) = buf.get_mut(..total) else {
             return Err(EncodeError::BufferTooSmall { needed: total });
         };
@@ -606,8 +607,9 @@ impl<'a> Packet<'a> {
     /// Not for CONNACK or SUBACK.
     pub(crate) fn head_len(&self) -> Result<usize, EncodeError> {
         debug_assert!(self.client_may_encode(), "head_len is for what a client sends");
-        let rem = self.prepare::<false, false>()?;
-        Ok(self.fixed_header_len(rem) + rem - self.tail().len())
+        let mut counter = SliceOut::new(&mut []);
+        self.prepare::<false, false>(&mut counter)?;
+        Ok(counter.position() - self.tail().len())
     }
 
     /// Encodes everything but a PUBLISH payload into `buf` and returns its length together
@@ -617,9 +619,10 @@ impl<'a> Packet<'a> {
     /// [`write_body`](Self::write_body)).
     pub(crate) fn encode_head<'s>(&'s self, buf: &mut [u8]) -> Result<(usize, &'s [u8]), EncodeError> {
         debug_assert!(self.client_may_encode(), "encode_head is for what a client sends");
-        let rem = self.prepare::<false, false>()?;
+        let mut counter = SliceOut::new(&mut []);
+        let rem = self.prepare::<false, false>(&mut counter)?;
         let tail = self.tail();
-        let head = self.fixed_header_len(rem) + rem - tail.len();
+        let head = counter.position() - tail.len();
         if buf.len() < head {
             return Err(EncodeError::BufferTooSmall { needed: head });
         }
@@ -637,10 +640,11 @@ impl<'a> Packet<'a> {
     /// [`EncodeToError::Encode`] if the packet is refused (nothing was written), or
     /// [`EncodeToError::Write`] if the writer failed part way.
     pub fn encode_to<W: embedded_io::Write>(&self, w: &mut W) -> Result<usize, EncodeToError<W::Error>> {
-        let rem = self.prepare::<true, false>()?;
+        let mut counter = SliceOut::new(&mut []);
+        let rem = self.prepare::<true, false>(&mut counter)?;
         self.write::<_, true>(rem, &mut WriteOut(w))
             .map_err(EncodeToError::Write)?;
-        Ok(self.fixed_header_len(rem) + rem)
+        Ok(counter.position())
     }
 }
 
