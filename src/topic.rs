@@ -116,13 +116,14 @@ pub(crate) fn wildcard_rules(s: &str, found: u8) -> Result<(), TopicError> {
     // A wildcard must be a whole level: preceded by `/` (or the start), and `+` followed by
     // `/` (or the end), `#` by nothing at all ([MQTT-4.7.1-2], [MQTT-4.7.1-3]). Judged pairwise
     // on each byte and the one before it.
+    // (`c | 8 == b'+'` holds for `+` (0x2B) and `#` (0x23) only.)
+    let wild = |c: u8| c | 8 == b'+';
     let mut prev = b'/';
     for &b in s.as_bytes() {
-        let misplaced = match prev {
-            b'#' => true,
-            b'+' => b != b'/',
-            b'/' => false,
-            _ => b == b'+' || b == b'#',
+        let misplaced = if wild(prev) {
+            prev == b'#' || b != b'/'
+        } else {
+            wild(b) && prev != b'/'
         };
         if misplaced {
             return Err(TopicError::MisplacedWildcard);
@@ -316,6 +317,35 @@ mod tests {
         }
         assert_eq!(validate_topic_filter(""), Err(TopicError::Empty));
         assert_eq!(validate_topic_filter("a/\0"), Err(TopicError::NullCharacter));
+    }
+
+    #[test]
+    fn wildcard_placement_matches_the_level_rule_for_every_short_filter() {
+        // Reference: every level holding a wildcard is exactly `+` or `#`, and `#` only as the
+        // last level. Every string of up to 5 bytes over a small alphabet.
+        fn reference(s: &str) -> bool {
+            let levels: std::vec::Vec<&str> = s.split('/').collect();
+            levels
+                .iter()
+                .enumerate()
+                .all(|(i, l)| !l.contains(['+', '#']) || *l == "+" || (*l == "#" && i == levels.len() - 1))
+        }
+        let alphabet = [b'a', b'/', b'+', b'#', b'$'];
+        for len in 0..=5u32 {
+            for n in 0..alphabet.len().pow(len) {
+                let mut k = n;
+                let v: std::vec::Vec<u8> = (0..len)
+                    .map(|_| {
+                        let c = alphabet[k % alphabet.len()];
+                        k /= alphabet.len();
+                        c
+                    })
+                    .collect();
+                let s = core::str::from_utf8(&v).unwrap();
+                let found = scan(s.as_bytes(), WILDCARD);
+                assert_eq!(wildcard_rules(s, found).is_ok(), reference(s), "{s:?}");
+            }
+        }
     }
 
     #[test]

@@ -366,9 +366,14 @@ impl<'a> SliceOut<'a> {
     }
 
     /// Bytes written (or counted) so far, saturating at `usize::MAX`.
-    #[cfg(any(test, not(feature = "perf")))]
     pub fn position(&self) -> usize {
         self.pos
+    }
+
+    /// Counts `n` bytes without writing them (the `perf` encoder adds lengths up).
+    #[cfg(feature = "perf")]
+    pub fn skip(&mut self, n: usize) {
+        self.pos = self.pos.saturating_add(n);
     }
 }
 

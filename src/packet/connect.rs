@@ -7,6 +7,10 @@ use crate::wire::{self, MAX_FIELD_LEN, Out, Reader};
 
 const PROTOCOL_NAME: &[u8; 4] = b"MQTT";
 const PROTOCOL_LEVEL: u8 = 4;
+/// The start of every CONNECT variable header: the length-prefixed protocol name, then the
+/// protocol level (3.1.2.1, 3.1.2.2).
+#[cfg(not(feature = "perf"))]
+const PROTOCOL_HEAD: &[u8; 7] = &[0, 4, b'M', b'Q', b'T', b'T', PROTOCOL_LEVEL];
 
 /// The will message the server publishes if the client vanishes without DISCONNECT (3.1.2.5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -136,10 +140,21 @@ impl<'a> Connect<'a> {
     }
 
     pub(crate) fn write<O: Out>(&self, o: &mut O) -> Result<(), O::Error> {
-        // The 10-byte variable header in one write: protocol name, level, flags, keep alive.
-        let [ka_hi, ka_lo] = self.keep_alive.to_be_bytes();
-        let [n0, n1, n2, n3] = *PROTOCOL_NAME;
-        o.put(&[0, 4, n0, n1, n2, n3, PROTOCOL_LEVEL, self.flags(), ka_hi, ka_lo])?;
+        // The 10-byte variable header. Size-first: the constant protocol name and level in one
+        // write straight from flash, then flags and keep alive (no 10-byte array built on the
+        // stack); `perf`: the whole header built and written in one piece.
+        #[cfg(not(feature = "perf"))]
+        {
+            o.put(PROTOCOL_HEAD)?;
+            o.put_u8(self.flags())?;
+            o.put_u16(self.keep_alive)?;
+        }
+        #[cfg(feature = "perf")]
+        {
+            let [ka_hi, ka_lo] = self.keep_alive.to_be_bytes();
+            let [n0, n1, n2, n3] = *PROTOCOL_NAME;
+            o.put(&[0, 4, n0, n1, n2, n3, PROTOCOL_LEVEL, self.flags(), ka_hi, ka_lo])?;
+        }
         o.put_field(self.client_id.as_bytes())?;
         if let Some(w) = &self.will {
             o.put_field(w.topic.as_bytes())?;

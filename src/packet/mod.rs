@@ -406,14 +406,17 @@ pub fn encode(packet: &Packet<'_>, buf: &mut [u8]) -> Result<usize, EncodeError>
 /// # Errors
 /// As [`Packet::encode`], plus [`EncodeError::ServerOnlyPacket`].
 pub fn encode_from_client(packet: &Packet<'_>, buf: &mut [u8]) -> Result<usize, EncodeError> {
-    if matches!(
-        packet,
-        Packet::ConnAck(_) | Packet::SubAck(_) | Packet::UnsubAck(_) | Packet::PingResp
-    ) {
-        return Err(EncodeError::ServerOnlyPacket);
-    }
     #[cfg(feature = "perf")]
-    return packet.encode(buf);
+    {
+        if matches!(
+            packet,
+            Packet::ConnAck(_) | Packet::SubAck(_) | Packet::UnsubAck(_) | Packet::PingResp
+        ) {
+            return Err(EncodeError::ServerOnlyPacket);
+        }
+        packet.encode(buf)
+    }
+    // Size-first, the refusal is the first arm of the checks' one dispatch on the type.
     #[cfg(not(feature = "perf"))]
     packet.encode_as::<false>(buf)
 }
@@ -461,27 +464,38 @@ impl<'a> Packet<'a> {
     /// `perf` feature adds the lengths up per type instead.)
     #[cfg(not(feature = "perf"))]
     fn body_len(&self) -> usize {
-        self.counted_len::<true>()
+        let mut counter = SliceOut::new(&mut []);
+        self.count_body::<true>(&mut counter);
+        counter.position()
     }
 
-    /// [`body_len`](Self::body_len) by counting, for every type (`ALL`) or for all but CONNACK
-    /// and SUBACK (see [`write_body`](Self::write_body)).
+    /// Counts the body into `counter`, for every type (`ALL`) or for all but CONNACK and SUBACK
+    /// (see [`write_body`](Self::write_body)); `perf` adds its length up instead.
     #[inline(always)]
-    fn counted_len<const ALL: bool>(&self) -> usize {
+    fn count_body<const ALL: bool>(&self, counter: &mut SliceOut<'_>) {
         #[cfg(feature = "perf")]
-        return self.body_len();
+        counter.skip(self.body_len());
         #[cfg(not(feature = "perf"))]
         {
-            let mut counter = SliceOut::new(&mut []);
-            let Ok(()) = self.write_body::<_, ALL>(&mut counter);
-            counter.position()
+            let Ok(()) = self.write_body::<_, ALL>(counter);
         }
     }
 
     /// Every check the encoder makes before writing; returns the Remaining Length. With
     /// `ALL = false`, CONNACK and SUBACK are not handled (see [`write_body`](Self::write_body)).
-    fn prepare<const ALL: bool>(&self) -> Result<usize, EncodeError> {
+    /// With `SERVER_ONLY` ([`encode_from_client`]) the packets only a server sends (CONNACK,
+    /// SUBACK, UNSUBACK, PINGRESP) are refused first, with [`EncodeError::ServerOnlyPacket`].
+    ///
+    /// `counter` (a new sink with no room) counts the body, then the fixed header: on success
+    /// its position is the length of the whole packet.
+    fn prepare<const ALL: bool, const SERVER_ONLY: bool>(
+        &self,
+        counter: &mut SliceOut<'_>,
+    ) -> Result<usize, EncodeError> {
         match self {
+            Self::ConnAck(_) | Self::SubAck(_) | Self::UnsubAck(_) | Self::PingResp if SERVER_ONLY => {
+                return Err(EncodeError::ServerOnlyPacket);
+            }
             Self::Connect(c) => c.validate()?,
             Self::Publish(p) => p.validate()?,
             Self::Subscribe(s) => s.validate()?,
@@ -490,36 +504,35 @@ impl<'a> Packet<'a> {
             Self::SubAck(s) if ALL => s.validate()?,
             _ => {}
         }
-        let rem = self.counted_len::<ALL>();
+        self.count_body::<ALL>(counter);
+        let rem = counter.position();
         if rem > MAX_REMAINING_LEN {
             return Err(EncodeError::PacketTooLarge);
         }
+        let Ok(()) = self.fixed_header(rem, counter);
         Ok(rem)
     }
 
-    /// Writes the fixed header for a Remaining Length of `rem` (at most [`MAX_REMAINING_LEN`])
-    /// into `head`: byte 0 and the variable-byte length; returns how many of the five bytes it
-    /// takes.
+    /// Writes the fixed header for a Remaining Length of `rem` (at most [`MAX_REMAINING_LEN`]):
+    /// byte 0, then the variable-byte length, one byte at a time. Into a sink with no room it
+    /// only counts, which is how the encoders learn its length (2 to 5 bytes).
     #[inline(never)]
-    fn fixed_header(&self, rem: usize, head: &mut [u8; 5]) -> usize {
-        let [first, rest @ ..] = head;
-        *first = self.first_byte();
-        let (mut n, mut len) = (rem, 1);
-        for slot in rest {
+    fn fixed_header<O: Out>(&self, rem: usize, o: &mut O) -> Result<(), O::Error> {
+        o.put_u8(self.first_byte())?;
+        let mut n = rem;
+        loop {
             let b = (n & 0x7f) as u8;
             n >>= 7;
-            *slot = b | (u8::from(n > 0) << 7);
-            len += 1;
+            o.put_u8(b | (u8::from(n > 0) << 7))?;
             if n == 0 {
-                break;
+                return Ok(());
             }
         }
-        len
     }
 
-    /// Writes the fixed header in one piece, then the body.
-    fn write<O: Out, const ALL: bool>(&self, head: &[u8; 5], len: usize, o: &mut O) -> Result<(), O::Error> {
-        o.put(head.get(..len).unwrap_or(head))?;
+    /// Writes the fixed header, then the body.
+    fn write<O: Out, const ALL: bool>(&self, rem: usize, o: &mut O) -> Result<(), O::Error> {
+        self.fixed_header(rem, o)?;
         self.write_body::<O, ALL>(o)
     }
 
@@ -576,13 +589,18 @@ impl<'a> Packet<'a> {
     #[cfg(not(feature = "perf"))]
     #[inline(always)]
     fn encode_as<const ALL: bool>(&self, buf: &mut [u8]) -> Result<usize, EncodeError> {
-        let rem = self.prepare::<ALL>()?;
-        let mut head = [0; 5];
-        let total = self.fixed_header(rem, &mut head) + rem;
+        // (The client-role encoder refuses what only a server sends.)
+        let mut counter = SliceOut::new(&mut []);
+        let rem = if ALL {
+            self.prepare::<true, false>(&mut counter)
+        } else {
+            self.prepare::<false, true>(&mut counter)
+        }?;
+        let total = counter.position();
         let Some(buf) = buf.get_mut(..total) else {
             return Err(EncodeError::BufferTooSmall { needed: total });
         };
-        let Ok(()) = self.write::<_, ALL>(&head, total - rem, &mut SliceOut::new(buf));
+        let Ok(()) = self.write::<_, ALL>(rem, &mut SliceOut::new(buf));
         Ok(total)
     }
 
@@ -604,8 +622,9 @@ impl<'a> Packet<'a> {
     /// Not for CONNACK or SUBACK.
     pub(crate) fn head_len(&self) -> Result<usize, EncodeError> {
         debug_assert!(self.client_may_encode(), "head_len is for what a client sends");
-        let rem = self.prepare::<false>()?;
-        Ok(self.fixed_header(rem, &mut [0; 5]) + rem - self.tail().len())
+        let mut counter = SliceOut::new(&mut []);
+        self.prepare::<false, false>(&mut counter)?;
+        Ok(counter.position() - self.tail().len())
     }
 
     /// Encodes everything but a PUBLISH payload into `buf` and returns its length together
@@ -615,21 +634,16 @@ impl<'a> Packet<'a> {
     /// [`write_body`](Self::write_body)).
     pub(crate) fn encode_head<'s>(&'s self, buf: &mut [u8]) -> Result<(usize, &'s [u8]), EncodeError> {
         debug_assert!(self.client_may_encode(), "encode_head is for what a client sends");
-        let rem = self.prepare::<false>()?;
+        let mut counter = SliceOut::new(&mut []);
+        let rem = self.prepare::<false, false>(&mut counter)?;
         let tail = self.tail();
-        let mut fixed = [0; 5];
-        let fixed_len = self.fixed_header(rem, &mut fixed);
-        let head = fixed_len + rem - tail.len();
+        let head = counter.position() - tail.len();
         if buf.len() < head {
             return Err(EncodeError::BufferTooSmall { needed: head });
         }
         // The payload is the last field and is written in one piece, so in a sink of exactly
         // `head` bytes it does not fit and is skipped: everything before it is written.
-        let Ok(()) = self.write::<_, false>(
-            &fixed,
-            fixed_len,
-            &mut SliceOut::new(buf.get_mut(..head).unwrap_or_default()),
-        );
+        let Ok(()) = self.write::<_, false>(rem, &mut SliceOut::new(buf.get_mut(..head).unwrap_or_default()));
         Ok((head, tail))
     }
 
@@ -641,12 +655,11 @@ impl<'a> Packet<'a> {
     /// [`EncodeToError::Encode`] if the packet is refused (nothing was written), or
     /// [`EncodeToError::Write`] if the writer failed part way.
     pub fn encode_to<W: embedded_io::Write>(&self, w: &mut W) -> Result<usize, EncodeToError<W::Error>> {
-        let rem = self.prepare::<true>()?;
-        let mut head = [0; 5];
-        let len = self.fixed_header(rem, &mut head);
-        self.write::<_, true>(&head, len, &mut WriteOut(w))
+        let mut counter = SliceOut::new(&mut []);
+        let rem = self.prepare::<true, false>(&mut counter)?;
+        self.write::<_, true>(rem, &mut WriteOut(w))
             .map_err(EncodeToError::Write)?;
-        Ok(len + rem)
+        Ok(counter.position())
     }
 }
 
