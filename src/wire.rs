@@ -370,8 +370,8 @@ impl<'a> SliceOut<'a> {
         self.pos
     }
 
-    /// Counts `n` bytes without writing them (the `perf` encoder adds lengths up).
-    #[cfg(feature = "perf")]
+    /// Counts `n` bytes without writing them (the fixed header; the `perf` encoder also adds
+    /// body lengths up).
     pub fn skip(&mut self, n: usize) {
         self.pos = self.pos.saturating_add(n);
     }

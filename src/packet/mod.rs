@@ -486,8 +486,9 @@ impl<'a> Packet<'a> {
     /// With `SERVER_ONLY` ([`encode_from_client`]) the packets only a server sends (CONNACK,
     /// SUBACK, UNSUBACK, PINGRESP) are refused first, with [`EncodeError::ServerOnlyPacket`].
     ///
-    /// `counter` (a new sink with no room) counts the body, then the fixed header: on success
-    /// its position is the length of the whole packet.
+    /// `counter` (a new sink with no room) counts the body, then the fixed header is added to
+    /// it (its length follows from the Remaining Length alone, so it is not written out): on
+    /// success its position is the length of the whole packet.
     fn prepare<const ALL: bool, const SERVER_ONLY: bool>(
         &self,
         counter: &mut SliceOut<'_>,
@@ -509,15 +510,22 @@ impl<'a> Packet<'a> {
         if rem > MAX_REMAINING_LEN {
             return Err(EncodeError::PacketTooLarge);
         }
-        let Ok(()) = self.fixed_header(rem, counter);
+        // The fixed header: byte 0 and one length byte per started 7 bits.
+        let (mut n, mut len) = (rem, 1);
+        loop {
+            len += 1;
+            n >>= 7;
+            if n == 0 {
+                break;
+            }
+        }
+        counter.skip(len);
         Ok(rem)
     }
 
     /// Writes the fixed header for a Remaining Length of `rem` (at most [`MAX_REMAINING_LEN`]):
-    /// byte 0, then the variable-byte length, one byte at a time. Into a sink with no room it
-    /// only counts, which is how the encoders learn its length (2 to 5 bytes).
-    #[inline(never)]
-    fn fixed_header<O: Out>(&self, rem: usize, o: &mut O) -> Result<(), O::Error> {
+    /// byte 0, then the variable-byte length, one byte at a time; then the body.
+    fn write<O: Out, const ALL: bool>(&self, rem: usize, o: &mut O) -> Result<(), O::Error> {
         o.put_u8(self.first_byte())?;
         let mut n = rem;
         loop {
@@ -525,14 +533,9 @@ impl<'a> Packet<'a> {
             n >>= 7;
             o.put_u8(b | (u8::from(n > 0) << 7))?;
             if n == 0 {
-                return Ok(());
+                break;
             }
         }
-    }
-
-    /// Writes the fixed header, then the body.
-    fn write<O: Out, const ALL: bool>(&self, rem: usize, o: &mut O) -> Result<(), O::Error> {
-        self.fixed_header(rem, o)?;
         self.write_body::<O, ALL>(o)
     }
 
