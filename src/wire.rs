@@ -323,8 +323,19 @@ pub trait Out {
     /// Appends a length-prefixed string or binary field (length checked by the caller).
     #[inline]
     fn put_field(&mut self, bytes: &[u8]) -> Result<(), Self::Error> {
-        self.put_u16(bytes.len() as u16)?;
-        self.put(bytes)
+        self.put_opt_field(Some(bytes))
+    }
+
+    /// Appends an optional length-prefixed field: nothing for `None`. (The one body of both
+    /// field writers: an `Option<&[u8]>` is passed like a `&[u8]`, so a present field costs
+    /// only the test.)
+    #[inline(never)]
+    fn put_opt_field(&mut self, bytes: Option<&[u8]>) -> Result<(), Self::Error> {
+        if let Some(b) = bytes {
+            self.put_u16(b.len() as u16)?;
+            self.put(b)?;
+        }
+        Ok(())
     }
 
     /// Appends a Remaining Length (at most [`MAX_REMAINING_LEN`], checked by the caller).

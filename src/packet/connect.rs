@@ -160,13 +160,8 @@ impl<'a> Connect<'a> {
             o.put_field(w.topic.as_bytes())?;
             o.put_field(w.message)?;
         }
-        if let Some(u) = self.username {
-            o.put_field(u.as_bytes())?;
-        }
-        if let Some(p) = self.password {
-            o.put_field(p)?;
-        }
-        Ok(())
+        o.put_opt_field(self.username.map(str::as_bytes))?;
+        o.put_opt_field(self.password)
     }
 }
 
