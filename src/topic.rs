@@ -69,7 +69,7 @@ impl From<TopicError> for EncodeError {
 }
 
 /// The rules names and filters share; `found` is what [`scan`](crate::wire::scan) found.
-fn check_common(s: &str, found: u8) -> Result<(), TopicError> {
+fn check_common(s: &str, found: u32) -> Result<(), TopicError> {
     if s.is_empty() {
         return Err(TopicError::Empty);
     }
@@ -88,7 +88,7 @@ pub fn validate_topic_name(s: &str) -> Result<(), TopicError> {
     name_rules(s, scan(s.as_bytes(), WILDCARD))
 }
 
-fn name_rules(s: &str, found: u8) -> Result<(), TopicError> {
+fn name_rules(s: &str, found: u32) -> Result<(), TopicError> {
     check_common(s, found)?;
     if found & WILDCARD != 0 {
         return Err(TopicError::WildcardInName);
@@ -102,14 +102,14 @@ pub fn validate_topic_filter(s: &str) -> Result<(), TopicError> {
     filter_rules(s, scan(s.as_bytes(), WILDCARD))
 }
 
-fn filter_rules(s: &str, found: u8) -> Result<(), TopicError> {
+fn filter_rules(s: &str, found: u32) -> Result<(), TopicError> {
     check_common(s, found)?;
     wildcard_rules(s, found)
 }
 
 /// Where the wildcards of a filter may stand.
 #[inline(always)]
-pub(crate) fn wildcard_rules(s: &str, found: u8) -> Result<(), TopicError> {
+pub(crate) fn wildcard_rules(s: &str, found: u32) -> Result<(), TopicError> {
     if found & WILDCARD == 0 {
         return Ok(());
     }

@@ -176,19 +176,21 @@ pub fn parse_body<'a, T>(
 }
 
 /// [`scan`] flag: the bytes contain 0x00.
-pub const NUL: u8 = 1;
+pub const NUL: u32 = 1;
 /// [`scan`] flag: the bytes contain `+` or `#`.
-pub const WILDCARD: u8 = 2;
+pub const WILDCARD: u32 = 2;
 
 /// Which of the special bytes a string holds: always [`NUL`], and [`WILDCARD`] when `also`
 /// asks for it. One plain loop, shared by every string field and both topic types: the
 /// smallest code on a microcontroller (the `perf` feature scans a machine word at a time).
+/// The flags are a `u32`, a whole register, so no caller narrows them to a byte before
+/// testing them.
 #[cfg(not(feature = "perf"))]
 #[inline(never)]
-pub fn scan(bytes: &[u8], also: u8) -> u8 {
+pub fn scan(bytes: &[u8], also: u32) -> u32 {
     let mut found = 0;
     for &b in bytes {
-        found |= u8::from(b == 0) | (u8::from(b == b'+' || b == b'#') << 1);
+        found |= u32::from(b == 0) | (u32::from(b == b'+' || b == b'#') << 1);
     }
     found & (NUL | also)
 }
@@ -201,7 +203,7 @@ pub fn scan(bytes: &[u8], also: u8) -> u8 {
 /// shifted into a word of 0xFF bytes (never special).
 #[cfg(feature = "perf")]
 #[inline(always)]
-pub fn scan(bytes: &[u8], also: u8) -> u8 {
+pub fn scan(bytes: &[u8], also: u32) -> u32 {
     /// Bytes per machine word.
     const WORD: usize = core::mem::size_of::<usize>();
     const ONES: usize = usize::from_ne_bytes([0x01; WORD]);
@@ -226,7 +228,7 @@ pub fn scan(bytes: &[u8], also: u8) -> u8 {
             None => tail.iter().fold(usize::MAX, |w, &b| (w << 8) | usize::from(b)),
         });
     }
-    (u8::from(nul != 0) | (u8::from(wild != 0) << 1)) & (NUL | also)
+    (u32::from(nul != 0) | (u32::from(wild != 0) << 1)) & (NUL | also)
 }
 
 /// Whether `bytes` contains a 0x00 byte ([MQTT-1.5.3-2]).
@@ -516,10 +518,10 @@ mod tests {
     }
 
     /// What [`scan`] must answer, byte by byte.
-    fn scan_reference(bytes: &[u8], also: u8) -> u8 {
+    fn scan_reference(bytes: &[u8], also: u32) -> u32 {
         let nul = bytes.contains(&0);
         let wild = bytes.iter().any(|&b| b == b'+' || b == b'#');
-        (u8::from(nul) | (u8::from(wild) << 1)) & (NUL | also)
+        (u32::from(nul) | (u32::from(wild) << 1)) & (NUL | also)
     }
 
     #[test]
