@@ -77,9 +77,9 @@ impl<'a> Publish<'a> {
         payload: &'a [u8],
     ) -> Self {
         // The QoS bits pick the variant (QoS 3 was refused with the fixed header).
-        let delivery = match flags & 0x06 {
+        let delivery = match (flags >> 1) & 3 {
             0 => Delivery::AtMostOnce,
-            2 => Delivery::AtLeastOnce(id),
+            1 => Delivery::AtLeastOnce(id),
             _ => Delivery::ExactlyOnce(id),
         };
         Self {
