@@ -121,8 +121,7 @@ impl<'a> Reader<'a> {
     /// A length-prefixed string, checked for U+0000 then UTF-8 (U+0000 takes precedence
     /// whatever the order of the bytes), then, for a topic, the topic rules. One function for
     /// every kind, so the scan's findings never leave it.
-    #[cfg_attr(not(feature = "perf"), inline)]
-    #[cfg_attr(feature = "perf", inline(always))]
+    #[inline(always)]
     fn text(&mut self, kind: Text) -> Result<&'a str, DecodeError> {
         let bytes = self.binary()?;
         let found = scan(bytes, if kind == Text::Plain { 0 } else { WILDCARD });

@@ -185,7 +185,7 @@ pub fn decode(buf: &[u8]) -> Result<Status<(Packet<'_>, usize)>, DecodeError> {
 /// # Errors
 /// A [`DecodeError`] naming the first rule the body breaks.
 pub fn decode_body<'a>(header: &FixedHeader, body: &'a [u8]) -> Result<Packet<'a>, DecodeError> {
-    decode_body_for::<false, false>(header, body)
+    decode_body_for::<false, false>(header.packet_type, header.flags, header.remaining_len, body)
 }
 
 /// [`decode`] for a client: decodes only the packets a server sends (CONNACK, PUBLISH,
@@ -211,23 +211,20 @@ fn decode_as<const FROM_SERVER: bool>(buf: &[u8]) -> Result<Status<(Packet<'_>, 
         let Some((&first, rest)) = buf.split_first() else {
             break 'partial 2;
         };
-        let (packet_type, flags) = check_first_byte(first)?;
+        let (packet_type, _) = check_first_byte(first)?;
         let (remaining_len, n) = match wire::decode_remaining_len(rest)? {
             Status::Complete(v) => v,
             Status::Partial { needed } => break 'partial needed.get(),
         };
-        let header = FixedHeader {
-            packet_type,
-            flags,
-            header_len: 1 + n,
-            remaining_len,
-        };
-        let total = header.packet_len();
-        let Some(body) = buf.get(header.header_len..total) else {
+        let header_len = 1 + n;
+        let total = header_len + remaining_len;
+        let Some(body) = buf.get(header_len..total) else {
             break 'partial total - buf.len();
         };
+        // The body parsers are given all of byte 0 rather than its low nibble (they read
+        // only flag bits): the nibble is then not kept alive through the body.
         return Ok(Status::Complete((
-            decode_body_for::<FROM_SERVER, false>(&header, body)?,
+            decode_body_for::<FROM_SERVER, false>(packet_type, first, remaining_len, body)?,
             total,
         )));
     };
@@ -242,7 +239,7 @@ pub(crate) fn decode_body_from_server<'a>(
     header: &FixedHeader,
     body: &'a [u8],
 ) -> Result<Option<Packet<'a>>, DecodeError> {
-    match decode_body_for::<true, true>(header, body) {
+    match decode_body_for::<true, true>(header.packet_type, header.flags, header.remaining_len, body) {
         Err(DecodeError::UnexpectedPacketType(_)) => Ok(None),
         r => r.map(Some),
     }
@@ -253,13 +250,17 @@ pub(crate) fn decode_body_from_server<'a>(
 #[cfg(not(feature = "perf"))]
 const HAS_ID: u16 = 0x0ff8;
 
+/// Decodes the `body` of a packet of type `t`, `remaining_len` bytes long by its fixed header.
+/// `flags` is byte 0 of the fixed header or its low nibble: only the flag bits are read.
 #[inline(always)]
 fn decode_body_for<'a, const FROM_SERVER: bool, const REFUSE_FIRST: bool>(
-    header: &FixedHeader,
+    t: PacketType,
+    flags: u8,
+    remaining_len: usize,
     body: &'a [u8],
 ) -> Result<Packet<'a>, DecodeError> {
-    if body.len() != header.remaining_len {
-        return Err(if body.len() < header.remaining_len {
+    if body.len() != remaining_len {
+        return Err(if body.len() < remaining_len {
             DecodeError::UnexpectedEnd
         } else {
             DecodeError::TrailingBytes
@@ -272,7 +273,7 @@ fn decode_body_for<'a, const FROM_SERVER: bool, const REFUSE_FIRST: bool>(
     if FROM_SERVER
         && (REFUSE_FIRST || cfg!(feature = "perf"))
         && matches!(
-            header.packet_type,
+            t,
             PacketType::Connect
                 | PacketType::Subscribe
                 | PacketType::Unsubscribe
@@ -280,10 +281,10 @@ fn decode_body_for<'a, const FROM_SERVER: bool, const REFUSE_FIRST: bool>(
                 | PacketType::Disconnect
         )
     {
-        return Err(DecodeError::UnexpectedPacketType(header.packet_type));
+        return Err(DecodeError::UnexpectedPacketType(t));
     }
     #[cfg(not(feature = "perf"))]
-    return parse_body_for::<FROM_SERVER>(header, &mut Reader(body));
+    return parse_body_for::<FROM_SERVER>(t, flags, &mut Reader(body));
     // Speed-first: each type reads its own fields. A PUBLISH ends with its payload, so it
     // needs no trailing check and is returned from its own branch, built in place: moving the
     // 96-byte `Packet` out of a temporary was most of the time of decoding a small PUBLISH on
@@ -291,14 +292,14 @@ fn decode_body_for<'a, const FROM_SERVER: bool, const REFUSE_FIRST: bool>(
     #[cfg(feature = "perf")]
     {
         let mut r = Reader(body);
-        if header.packet_type == PacketType::Publish {
-            return Ok(Packet::Publish(Publish::parse(header.flags, &mut r)?));
+        if t == PacketType::Publish {
+            return Ok(Packet::Publish(Publish::parse(flags, &mut r)?));
         }
-        let packet = match header.packet_type {
+        let packet = match t {
             PacketType::Connect => Packet::Connect(Connect::parse(&mut r)?),
             PacketType::ConnAck => Packet::ConnAck(ConnAck::parse(&mut r)?),
             // (Returned above; kept so the match stays exhaustive.)
-            PacketType::Publish => Packet::Publish(Publish::parse(header.flags, &mut r)?),
+            PacketType::Publish => Packet::Publish(Publish::parse(flags, &mut r)?),
             PacketType::PubAck => Packet::PubAck(r.packet_id()?),
             PacketType::PubRec => Packet::PubRec(r.packet_id()?),
             PacketType::PubRel => Packet::PubRel(r.packet_id()?),
@@ -327,10 +328,10 @@ fn decode_body_for<'a, const FROM_SERVER: bool, const REFUSE_FIRST: bool>(
 #[cfg(not(feature = "perf"))]
 #[inline(always)]
 fn parse_body_for<'a, const FROM_SERVER: bool>(
-    header: &FixedHeader,
+    t: PacketType,
+    flags: u8,
     r: &mut Reader<'a>,
 ) -> Result<Packet<'a>, DecodeError> {
-    let (t, flags) = (header.packet_type, header.flags);
     // The variable header: a PUBLISH starts with its topic name; then every type that has a
     // packet identifier (PUBLISH only at QoS 1 and 2) reads it, at this one call site.
     let topic = if t == PacketType::Publish {

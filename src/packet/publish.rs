@@ -43,7 +43,8 @@ impl<'a> Publish<'a> {
         (u8::from(self.dup) << 3) | (self.delivery.qos().as_u8() << 1) | u8::from(self.retain)
     }
 
-    /// Parses the body; `flags` were checked by the fixed-header parser (QoS 3, DUP at QoS 0).
+    /// Parses the body; `flags` (the low nibble of byte 0, or all of byte 0: only the flag
+    /// bits are read) were checked by the fixed-header parser (QoS 3, DUP at QoS 0).
     pub(crate) fn parse(flags: u8, r: &mut Reader<'a>) -> Result<Self, DecodeError> {
         let topic = r.topic_name()?;
         let delivery = if flags & 0x06 == 0 {
@@ -65,7 +66,8 @@ impl<'a> Publish<'a> {
         })
     }
 
-    /// Assembles a decoded PUBLISH from checked `flags` (QoS 0 to 2), its topic, the packet
+    /// Assembles a decoded PUBLISH from checked `flags` (QoS 0 to 2; the low nibble of byte 0,
+    /// or all of byte 0: only the flag bits are read), its topic, the packet
     /// identifier read for QoS 1 and 2 (any placeholder for QoS 0), and the payload.
     #[cfg(not(feature = "perf"))]
     pub(crate) fn from_parts(
@@ -75,9 +77,9 @@ impl<'a> Publish<'a> {
         payload: &'a [u8],
     ) -> Self {
         // The QoS bits pick the variant (QoS 3 was refused with the fixed header).
-        let delivery = match flags & 0x06 {
+        let delivery = match (flags >> 1) & 3 {
             0 => Delivery::AtMostOnce,
-            2 => Delivery::AtLeastOnce(id),
+            1 => Delivery::AtLeastOnce(id),
             _ => Delivery::ExactlyOnce(id),
         };
         Self {
