@@ -128,7 +128,13 @@ impl<'a> sealed::EntryCodec<'a> for SubAckReturnCode {
     fn next_decoded(bytes: &mut &'a [u8]) -> Option<Self> {
         let (&b, rest) = bytes.split_first()?;
         *bytes = rest;
-        Self::from_u8(b)
+        // The decoder let only 0x00, 0x01, 0x02 and 0x80 through, so no byte is refused here.
+        Some(match b {
+            0 => Self::Success(QoS::AtMostOnce),
+            1 => Self::Success(QoS::AtLeastOnce),
+            2 => Self::Success(QoS::ExactlyOnce),
+            _ => Self::Failure,
+        })
     }
 }
 
