@@ -70,11 +70,13 @@ impl From<TopicError> for EncodeError {
 
 /// The rules names and filters share; `found` is what [`scan`](crate::wire::scan) found.
 fn check_common(s: &str, found: u32) -> Result<(), TopicError> {
-    if s.is_empty() {
-        return Err(TopicError::Empty);
-    }
-    if s.len() > MAX_TOPIC_LEN {
-        return Err(TopicError::TooLong);
+    // Empty or over the limit in one comparison: `len - 1` wraps around for an empty string.
+    if s.len().wrapping_sub(1) >= MAX_TOPIC_LEN {
+        return Err(if s.is_empty() {
+            TopicError::Empty
+        } else {
+            TopicError::TooLong
+        });
     }
     if found & NUL != 0 {
         return Err(TopicError::NullCharacter);
