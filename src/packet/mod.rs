@@ -421,7 +421,7 @@ pub fn encode(packet: &Packet<'_>, buf: &mut [u8]) -> Result<usize, EncodeError>
 ///
 /// A packet only a server sends (CONNACK, SUBACK, UNSUBACK, PINGRESP) is refused with
 /// [`EncodeError::ServerOnlyPacket`] and nothing is written, so a firmware that encodes
-/// with this function does not carry the CONNACK and SUBACK writers (about 70 B of flash on
+/// with this function does not carry the CONNACK and SUBACK writers (about 50 B of flash on
 /// Cortex-M). Every other packet gives the same bytes, or the same error, as [`encode`].
 ///
 /// # Errors
