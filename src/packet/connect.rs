@@ -100,7 +100,14 @@ impl<'a> Connect<'a> {
 
     pub(crate) fn validate(&self) -> Result<(), EncodeError> {
         check_str(self.client_id)?;
-        if self.client_id.is_empty() && !self.clean_session {
+        // An empty identifier without a clean session. Size-first: both zero in one test (one
+        // ORR of two registers); `perf` keeps the short-circuit test, which costs fewer
+        // instructions on a host (callgrind, CONNECT encode: 466 against 475).
+        #[cfg(not(feature = "perf"))]
+        let no_id_to_resume = self.client_id.len() | usize::from(self.clean_session) == 0;
+        #[cfg(feature = "perf")]
+        let no_id_to_resume = self.client_id.is_empty() && !self.clean_session;
+        if no_id_to_resume {
             return Err(EncodeError::EmptyClientIdWithoutCleanSession);
         }
         if let Some(w) = &self.will {
