@@ -92,7 +92,8 @@ impl<'a> Publish<'a> {
     }
 
     pub(crate) fn validate(&self) -> Result<(), EncodeError> {
-        if self.dup && self.delivery == Delivery::AtMostOnce {
+        // DUP set at QoS 0, in one comparison: the flag (0 or 1) above the QoS (0 to 2).
+        if u8::from(self.dup) > self.qos().as_u8() {
             return Err(EncodeError::DupWithQos0);
         }
         Ok(())
