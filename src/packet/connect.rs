@@ -114,10 +114,19 @@ impl<'a> Connect<'a> {
             // (The topic is a `TopicName`, at most 65,535 bytes by construction.)
             check_len(w.message.len())?;
         }
+        // A password needs a user name. Size-first, judged before the user name's own checks:
+        // only a missing user name breaks this rule and only a present one can break those, so
+        // the first error is the same, and the missing-user-name case needs no branch of its
+        // own after them. (`perf` judges it with the password, one instruction fewer.)
+        #[cfg(not(feature = "perf"))]
+        if self.password.is_some() && self.username.is_none() {
+            return Err(EncodeError::PasswordWithoutUserName);
+        }
         if let Some(u) = self.username {
             check_str(u)?;
         }
         if let Some(p) = self.password {
+            #[cfg(feature = "perf")]
             if self.username.is_none() {
                 return Err(EncodeError::PasswordWithoutUserName);
             }
