@@ -429,10 +429,7 @@ pub fn encode(packet: &Packet<'_>, buf: &mut [u8]) -> Result<usize, EncodeError>
 pub fn encode_from_client(packet: &Packet<'_>, buf: &mut [u8]) -> Result<usize, EncodeError> {
     #[cfg(feature = "perf")]
     {
-        if matches!(
-            packet,
-            Packet::ConnAck(_) | Packet::SubAck(_) | Packet::UnsubAck(_) | Packet::PingResp
-        ) {
+        if !packet.packet_type().sent_by_client() {
             return Err(EncodeError::ServerOnlyPacket);
         }
         packet.encode(buf)
@@ -636,16 +633,13 @@ impl<'a> Packet<'a> {
         }
     }
 
-    /// Whether a client may encode this with [`encode_head`](Self::encode_head): anything but
-    /// CONNACK and SUBACK.
-    fn client_may_encode(&self) -> bool {
-        !matches!(self, Self::ConnAck(_) | Self::SubAck(_))
-    }
-
     /// Length of what [`encode_head`](Self::encode_head) writes, after every encoder check.
-    /// Not for CONNACK or SUBACK.
+    /// Only for the packets a client sends.
     pub(crate) fn head_len(&self) -> Result<usize, EncodeError> {
-        debug_assert!(self.client_may_encode(), "head_len is for what a client sends");
+        debug_assert!(
+            self.packet_type().sent_by_client(),
+            "head_len is for what a client sends"
+        );
         let mut counter = SliceOut::new(&mut []);
         self.prepare::<false, false>(&mut counter)?;
         Ok(counter.position() - self.tail().len())
@@ -654,10 +648,13 @@ impl<'a> Packet<'a> {
     /// Encodes everything but a PUBLISH payload into `buf` and returns its length together
     /// with the payload, which the caller writes next. For other packets the payload part is
     /// empty. Lets a client send a message larger than its transmit buffer without copying.
-    /// Not for CONNACK or SUBACK, which a client never sends (see
+    /// Only for the packets a client sends: the CONNACK and SUBACK writers are left out (see
     /// [`write_body`](Self::write_body)).
     pub(crate) fn encode_head<'s>(&'s self, buf: &mut [u8]) -> Result<(usize, &'s [u8]), EncodeError> {
-        debug_assert!(self.client_may_encode(), "encode_head is for what a client sends");
+        debug_assert!(
+            self.packet_type().sent_by_client(),
+            "encode_head is for what a client sends"
+        );
         let mut counter = SliceOut::new(&mut []);
         let rem = self.prepare::<false, false>(&mut counter)?;
         let tail = self.tail();
