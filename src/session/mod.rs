@@ -96,11 +96,11 @@ pub struct Incoming<'p> {
 pub(crate) enum Verdict {
     /// Deliver the PUBLISH.
     Message,
-    /// [`Event::Connected`], with Session Present read from the CONNACK.
+    /// [`Event::Connected`] (the driver reads Session Present from the CONNACK itself).
     Connected,
     /// [`Event::Published`].
     Published(PacketId),
-    /// [`Event::Subscribed`], with the codes of the SUBACK.
+    /// [`Event::Subscribed`] (the driver reads the return codes from the SUBACK itself).
     Subscribed(PacketId),
     /// [`Event::Unsubscribed`].
     Unsubscribed(PacketId),
