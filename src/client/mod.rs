@@ -43,9 +43,13 @@ mod error;
 mod robust;
 #[cfg(feature = "std")]
 pub mod std_net;
+pub mod transport;
 
 pub use error::ClientError;
 pub use robust::{LogHook, RobustClient};
+#[cfg(feature = "async")]
+pub use transport::AsyncTransport;
+pub use transport::{Polled, Transport};
 
 use embedded_io::ReadReady;
 

@@ -1,9 +1,12 @@
-//! [`TcpTransport`]: `std::net::TcpStream` as an `embedded-io` transport, with the
-//! `ReadReady` that [`check_msg`](super::MqttClient::check_msg) needs (feature `std`).
+//! [`TcpTransport`]: `std::net::TcpStream` as a client [`Transport`]: an `embedded-io`
+//! stream that can wait for data with a time limit and tells the time (feature `std`).
 
 use std::io;
 use std::net::{TcpStream, ToSocketAddrs};
-use std::time::Duration;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use super::transport::Transport;
 
 /// A TCP connection implementing `embedded_io::{Read, Write, ReadReady}`.
 #[derive(Debug)]
@@ -58,10 +61,15 @@ impl embedded_io::ErrorType for TcpTransport {
 }
 
 impl embedded_io::Read for TcpTransport {
+    /// Reads; a read that ends because a socket read timeout passed is reported with kind
+    /// `TimedOut` (Unix says `WouldBlock`), which the client treats as a timer tick.
     fn read(&mut self, buf: &mut [u8]) -> Result<usize, io::Error> {
         loop {
             match io::Read::read(&mut self.0, buf) {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    return Err(io::Error::new(io::ErrorKind::TimedOut, e));
+                }
                 r => return r,
             }
         }
@@ -89,6 +97,41 @@ impl embedded_io::ReadReady for TcpTransport {
             Ok(_) => Ok(true),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(false),
             Err(e) => Err(e),
+        }
+    }
+}
+
+/// Milliseconds since the first call in this process: a monotonic clock for the client.
+pub fn monotonic_ms() -> u64 {
+    static START: OnceLock<Instant> = OnceLock::new();
+    let elapsed = START.get_or_init(Instant::now).elapsed();
+    u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)
+}
+
+impl Transport for TcpTransport {
+    fn now_ms(&mut self) -> u64 {
+        monotonic_ms()
+    }
+
+    /// Peeks with a socket read timeout of `timeout_ms` (at least 1 ms; 0 peeks without
+    /// blocking). The timeout stays set afterwards, so a later `read` cannot block for
+    /// longer either.
+    fn wait_readable(&mut self, timeout_ms: u32) -> io::Result<bool> {
+        if timeout_ms == 0 {
+            return embedded_io::ReadReady::read_ready(self);
+        }
+        self.0
+            .set_read_timeout(Some(Duration::from_millis(u64::from(timeout_ms))))?;
+        let mut probe = [0u8; 1];
+        loop {
+            return match self.0.peek(&mut probe) {
+                Ok(_) => Ok(true),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+                    Ok(false)
+                }
+                Err(e) => Err(e),
+            };
         }
     }
 }
