@@ -1,26 +1,9 @@
 //! Framing over `embedded-io`: read exactly one packet from an [`embedded_io::Read`] (or,
 //! with feature `async`, an `embedded_io_async::Read`).
 
-use crate::error::{EncodeError, ReadPacketError};
+use crate::error::ReadPacketError;
 use crate::packet::{FixedHeader, Packet, decode_body, peek_fixed_header};
 use crate::status::Status;
-
-/// Encodes `packet` for sending: the whole packet when it fits in `tx`, otherwise
-/// everything but the PUBLISH payload, which is returned to be written after it.
-pub(crate) fn encode_for_send<'p>(
-    tx: &mut [u8],
-    packet: &'p Packet<'_>,
-) -> Result<(usize, &'p [u8]), EncodeError> {
-    // One encoder for both cases: the head, then the payload appended when it fits.
-    let (n, tail) = packet.encode_head(tx)?;
-    match tx.get_mut(n..n + tail.len()) {
-        Some(dst) => {
-            dst.copy_from_slice(tail);
-            Ok((n + tail.len(), &[]))
-        }
-        None => Ok((n, tail)),
-    }
-}
 
 /// Generates the blocking and the async framing functions from one body, so the two cannot
 /// drift apart. `$($aw)*` is empty for the blocking version and `.await` for the async one.

@@ -7,7 +7,7 @@ use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use support::scripted::{ScriptError, ScriptedTransport, encode_vec, packet_bytes, packets};
-use umqtt::client::{ClientError, ClientOptions, MqttClient};
+use umqtt::client::{Awaited, ClientError, ClientOptions, MqttClient};
 use umqtt::session::{Phase, ProtocolError};
 use umqtt::{
     ConnectReturnCode, DecodeError, Delivery, EncodeError, Packet, PacketId, PacketType, Publish, QoS,
@@ -68,6 +68,16 @@ fn publish_bytes(topic: &str, payload: &[u8], qos: QoS, id: u16, dup: bool, reta
     let mut p = Publish::new(TopicName::new(topic).unwrap(), payload, delivery, retain);
     p.dup = dup;
     encode_vec(&Packet::Publish(p))
+}
+
+/// Whether `r` is the error for a PINGREQ left unanswered.
+fn is_ping_timeout<T>(r: Result<T, ClientError<ScriptError>>) -> bool {
+    matches!(r, Err(ClientError::Timeout { awaited: Awaited::PingResp, .. }))
+}
+
+/// What `wait_msg`/`check_msg` returned, without the borrow: `Some(Publish)` for a message.
+fn kind<E>(r: Result<Option<Publish<'_>>, E>) -> Result<Option<PacketType>, E> {
+    r.map(|m| m.map(|_| PacketType::Publish))
 }
 
 fn cat(parts: &[&[u8]]) -> Vec<u8> {
@@ -299,7 +309,7 @@ fn publish_qos1_waits_for_its_puback_and_handles_a_message_arriving_first_mqtt_4
         ]
     );
     // The message after the PUBACK is still queued.
-    assert_eq!(c.wait_msg(), Ok(PacketType::Publish));
+    assert_eq!(kind(c.wait_msg()), Ok(Some(PacketType::Publish)));
     assert_eq!(received(&got).len(), 2);
 }
 
@@ -448,160 +458,33 @@ fn subscribe_that_cannot_be_encoded_leaves_no_pending_request() {
 }
 
 #[test]
-fn qos1_publish_that_cannot_be_encoded_is_not_kept_in_flight() {
-    let long = "t".repeat(40);
+fn qos1_publish_larger_than_the_store_is_refused_before_sending() {
+    let big = vec![0u8; 1024];
     let (mut rx, mut tx) = ([0u8; 64], [0u8; 32]);
     let mut c = connected(&mut rx, &mut tx, &[]);
-    assert!(matches!(
-        c.publish(&long, b"x", false, QoS::AtLeastOnce),
-        Err(ClientError::Encode(EncodeError::BufferTooSmall { .. }))
-    ));
+    let err = c.publish("t", &big, false, QoS::AtLeastOnce).unwrap_err();
+    assert_eq!(
+        err,
+        ClientError::MessageTooLarge {
+            needed: 1032,
+            capacity: 1024
+        }
+    );
+    assert_eq!(
+        err.to_string(),
+        "a QoS 1/2 message of 1032 bytes (encoded) cannot fit the re-send store of 1024 bytes"
+    );
+    assert!(!err.ends_connection());
     assert_eq!(written(&mut c), b"");
     assert_eq!(c.session().inflight(), 0);
+    // At QoS 0 the same message goes out, its payload written after the head.
+    c.publish("t", &big, false, QoS::AtMostOnce).unwrap();
+    assert_eq!(written(&mut c).len(), 1030);
     let _ = c.replace_transport(ScriptedTransport::with_inbound(&CONNACK_SP));
     assert_eq!(c.connect(false), Ok(true));
     assert_eq!(written(&mut c), connect_bytes(false, 60), "nothing to re-send");
 }
 
-#[test]
-fn transport_write_error_is_io() {
-    let (mut rx, mut tx) = ([0u8; 64], [0u8; 64]);
-    let mut c = connected(&mut rx, &mut tx, &[]);
-    c.transport_mut().fail_next_write = true;
-    assert_eq!(
-        c.publish("t", b"", false, QoS::AtMostOnce),
-        Err(ClientError::Io(ScriptError::Write))
-    );
-}
-
-// ---------------------------------------------------------------------------------------------
-// subscribe / unsubscribe / ping / disconnect
-// ---------------------------------------------------------------------------------------------
-
-#[test]
-fn subscribe_writes_exact_bytes_and_returns_granted_qos() {
-    let (mut rx, mut tx) = ([0u8; 64], [0u8; 64]);
-    let script = cat(&[&[0x90, 0x03, 0x00, 0x01, 0x01], &[0x90, 0x03, 0x00, 0x02, 0x00]]);
-    let mut c = connected(&mut rx, &mut tx, &script);
-    assert_eq!(c.subscribe("s/#", QoS::AtLeastOnce), Ok(QoS::AtLeastOnce));
-    assert_eq!(
-        written(&mut c),
-        [0x82, 0x08, 0x00, 0x01, 0x00, 0x03, b's', b'/', b'#', 0x01]
-    );
-    // The server may grant less than requested.
-    assert_eq!(c.subscribe("x/+/y", QoS::ExactlyOnce), Ok(QoS::AtMostOnce));
-    assert_eq!(
-        written(&mut c),
-        [
-            0x82, 0x0A, 0x00, 0x02, 0x00, 0x05, b'x', b'/', b'+', b'/', b'y', 0x02
-        ]
-    );
-    assert_eq!(c.session().inflight(), 0);
-}
-
-#[test]
-fn subscribe_refused_with_0x80_is_subscribe_refused() {
-    let (mut rx, mut tx) = ([0u8; 64], [0u8; 64]);
-    let mut c = connected(&mut rx, &mut tx, &[0x90, 0x03, 0x00, 0x01, 0x80]);
-    assert_eq!(
-        c.subscribe("s", QoS::AtMostOnce),
-        Err(ClientError::SubscribeRefused)
-    );
-    // Not a connection error.
-    assert_eq!(c.session().phase(), Phase::Connected);
-    assert_eq!(c.session().inflight(), 0);
-}
-
-#[test]
-fn subscribe_delivers_a_message_that_arrives_before_the_suback() {
-    let got = Received::default();
-    let mut cb = recorder(&got);
-    let (mut rx, mut tx) = ([0u8; 64], [0u8; 64]);
-    let script = cat(&[
-        &publish_bytes("s", b"retained", QoS::ExactlyOnce, 5, false, true),
-        &[0x90, 0x03, 0x00, 0x01, 0x02],
-    ]);
-    let mut c = connected(&mut rx, &mut tx, &script);
-    c.set_callback(&mut cb);
-    assert_eq!(c.subscribe("s", QoS::ExactlyOnce), Ok(QoS::ExactlyOnce));
-    assert_eq!(received(&got), [msg("s", b"retained")]);
-    let out = written(&mut c);
-    assert_eq!(packet_bytes(&out)[1], pubrec(5));
-}
-
-#[test]
-fn suback_with_wrong_id_is_protocol_error_mqtt_2_3_1_7() {
-    let (mut rx, mut tx) = ([0u8; 64], [0u8; 64]);
-    let mut c = connected(&mut rx, &mut tx, &[0x90, 0x03, 0x00, 0x07, 0x00]);
-    assert_eq!(
-        c.subscribe("s", QoS::AtMostOnce),
-        Err(ClientError::Protocol(ProtocolError::UnknownPacketId(
-            PacketType::SubAck,
-            PacketId::new(7).unwrap()
-        )))
-    );
-}
-
-#[test]
-fn unsubscribe_writes_exact_bytes_and_waits_for_unsuback() {
-    let (mut rx, mut tx) = ([0u8; 64], [0u8; 64]);
-    let mut c = connected(&mut rx, &mut tx, &ack(0xB0, 1));
-    c.unsubscribe("s/#").unwrap();
-    assert_eq!(
-        written(&mut c),
-        [0xA2, 0x07, 0x00, 0x01, 0x00, 0x03, b's', b'/', b'#']
-    );
-    assert_eq!(c.transport_mut().unread(), 0);
-    assert_eq!(c.session().inflight(), 0);
-}
-
-#[test]
-fn ping_writes_pingreq_and_wait_msg_consumes_pingresp() {
-    let (mut rx, mut tx) = ([0u8; 64], [0u8; 64]);
-    let mut c = connected(&mut rx, &mut tx, &PINGRESP);
-    let reads = c.transport_mut().reads;
-    c.ping().unwrap();
-    assert_eq!(written(&mut c), PINGREQ);
-    assert_eq!(c.transport_mut().reads, reads, "ping does not wait");
-    assert_eq!(c.wait_msg(), Ok(PacketType::PingResp));
-    assert_eq!(written(&mut c), b"");
-}
-
-#[test]
-fn disconnect_writes_e0_00_and_nothing_more_is_sent_mqtt_3_14_4_2() {
-    let (mut rx, mut tx) = ([0u8; 64], [0u8; 64]);
-    let mut c = connected(&mut rx, &mut tx, &[]);
-    c.disconnect().unwrap();
-    assert_eq!(written(&mut c), DISCONNECT);
-    assert_eq!(c.session().phase(), Phase::Disconnected);
-    let not_connected = Err(ClientError::Protocol(ProtocolError::NotConnected));
-    assert_eq!(c.publish("t", b"", false, QoS::AtMostOnce), not_connected);
-    assert_eq!(c.subscribe("t", QoS::AtMostOnce).map(|_| ()), not_connected);
-    assert_eq!(c.unsubscribe("t"), not_connected);
-    assert_eq!(c.ping(), not_connected);
-    assert_eq!(c.disconnect(), not_connected);
-    assert_eq!(c.ping_if_due(u64::MAX), Ok(false));
-    assert_eq!(written(&mut c), b"");
-}
-
-#[test]
-fn a_transport_carries_one_connect_mqtt_3_1_0_2_mqtt_3_14_4_2() {
-    let (mut rx, mut tx) = ([0u8; 64], [0u8; 64]);
-    let mut c = connected(&mut rx, &mut tx, &[]);
-    // While connected: a second CONNECT on the same connection is refused, nothing written.
-    assert_eq!(
-        c.connect(true),
-        Err(ClientError::Protocol(ProtocolError::AlreadyConnected))
-    );
-    assert_eq!(written(&mut c), b"");
-    // After DISCONNECT the connection is finished: no CONNECT on it either.
-    c.disconnect().unwrap();
-    assert_eq!(written(&mut c), DISCONNECT);
-    assert_eq!(c.connect(false), Err(ClientError::ConnectionClosed));
-    assert_eq!(written(&mut c), b"");
-}
-
-// ---------------------------------------------------------------------------------------------
 // receiving
 // ---------------------------------------------------------------------------------------------
 
@@ -619,16 +502,16 @@ fn wait_msg_delivers_and_acks_per_qos_mqtt_3_3_4_1_mqtt_4_3_2_2_mqtt_4_3_3_2() {
     ]);
     let mut c = connected(&mut rx, &mut tx, &script);
     c.set_callback(&mut cb);
-    assert_eq!(c.wait_msg(), Ok(PacketType::Publish));
+    assert_eq!(kind(c.wait_msg()), Ok(Some(PacketType::Publish)));
     assert_eq!(written(&mut c), b"", "QoS 0: no acknowledgement");
-    assert_eq!(c.wait_msg(), Ok(PacketType::Publish));
+    assert_eq!(kind(c.wait_msg()), Ok(Some(PacketType::Publish)));
     assert_eq!(written(&mut c), puback(0x1234));
-    assert_eq!(c.wait_msg(), Ok(PacketType::Publish));
+    assert_eq!(kind(c.wait_msg()), Ok(Some(PacketType::Publish)));
     assert_eq!(written(&mut c), pubrec(0xBEEF));
     // Duplicate before PUBREL: PUBREC again, not delivered again.
-    assert_eq!(c.wait_msg(), Ok(PacketType::Publish));
+    assert_eq!(kind(c.wait_msg()), Ok(None));
     assert_eq!(written(&mut c), pubrec(0xBEEF));
-    assert_eq!(c.wait_msg(), Ok(PacketType::PubRel));
+    assert_eq!(kind(c.wait_msg()), Ok(None) /* PubRel */);
     assert_eq!(written(&mut c), pubcomp(0xBEEF));
     assert_eq!(
         received(&got),
@@ -653,7 +536,7 @@ fn wait_msg_works_with_one_byte_reads() {
         false,
         false,
     ));
-    assert_eq!(c.wait_msg(), Ok(PacketType::Publish));
+    assert_eq!(kind(c.wait_msg()), Ok(Some(PacketType::Publish)));
     assert_eq!(received(&got), [msg("b/1", b"bytewise")]);
     assert_eq!(written(&mut c), puback(3));
 }
@@ -697,7 +580,7 @@ fn message_callback_sees_qos_retain_and_dup() {
     let mut c = connected(&mut rx, &mut tx, &script);
     c.set_message_callback(&mut cb);
     for _ in 0..3 {
-        assert_eq!(c.wait_msg(), Ok(PacketType::Publish));
+        assert_eq!(kind(c.wait_msg()), Ok(Some(PacketType::Publish)));
     }
     assert_eq!(
         *seen.borrow(),
@@ -729,7 +612,7 @@ fn check_msg_returns_none_without_reading_when_nothing_is_ready() {
     assert_eq!(c.transport_mut().reads, reads);
     c.transport_mut()
         .push(&publish_bytes("c", b"m", QoS::AtLeastOnce, 4, false, false));
-    assert_eq!(c.check_msg(), Ok(Some(PacketType::Publish)));
+    assert_eq!(kind(c.check_msg()), Ok(Some(PacketType::Publish)));
     assert_eq!(received(&got), [msg("c", b"m")]);
     assert_eq!(written(&mut c), puback(4));
     assert_eq!(c.check_msg(), Ok(None));
@@ -878,7 +761,7 @@ fn packet_larger_than_rx_is_packet_too_large_and_the_next_packet_is_processed() 
         Phase::Connected,
         "the stream is still in sync"
     );
-    assert_eq!(c.wait_msg(), Ok(PacketType::Publish));
+    assert_eq!(kind(c.wait_msg()), Ok(Some(PacketType::Publish)));
     assert_eq!(received(&got), [msg("ok", b"small")]);
     assert_eq!(written(&mut c), puback(2));
 }
@@ -897,7 +780,7 @@ fn packet_larger_than_rx_is_skipped_with_one_byte_reads() {
             len: big.len(),
         })
     );
-    assert_eq!(c.wait_msg(), Ok(PacketType::PingResp));
+    assert_eq!(kind(c.wait_msg()), Ok(None) /* PingResp */);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -929,7 +812,7 @@ fn reconnect_resends_unacked_qos1_publish_with_dup_over_new_transport_mqtt_4_4_0
     assert_eq!(out, cat(&[&connect_bytes(false, 60), &dup]));
     assert_eq!(packet_bytes(&out)[1][0], 0x3A);
     // The PUBACK for the re-sent message completes it.
-    assert_eq!(c.wait_msg(), Ok(PacketType::PubAck));
+    assert_eq!(kind(c.wait_msg()), Ok(None) /* PubAck */);
     assert_eq!(c.session().inflight(), 0);
 }
 
@@ -949,7 +832,7 @@ fn reconnect_resends_pubrel_not_publish_after_pubrec_mqtt_4_3_3_1() {
     let _ = c.replace_transport(ScriptedTransport::with_inbound(&cat(&[&CONNACK_SP, &pubcomp(1)])));
     assert_eq!(c.connect(false), Ok(true));
     assert_eq!(written(&mut c), cat(&[&connect_bytes(false, 60), &pubrel(1)]));
-    assert_eq!(c.wait_msg(), Ok(PacketType::PubComp));
+    assert_eq!(kind(c.wait_msg()), Ok(None) /* PubComp */);
     assert_eq!(c.session().inflight(), 0);
 }
 
@@ -997,10 +880,7 @@ fn ping_if_due_sends_pingreq_at_keepalive_and_times_out_without_pingresp_mqtt_3_
         "one PINGREQ until answered or timed out"
     );
     assert_eq!(c.ping_if_due(89_999), Ok(false));
-    assert_eq!(
-        c.ping_if_due(90_000),
-        Err(ClientError::Protocol(ProtocolError::PingTimeout))
-    );
+    assert!(is_ping_timeout(c.ping_if_due(90_000)));
     assert_eq!(c.session().phase(), Phase::Disconnected);
     assert_eq!(written(&mut c), b"");
 }
@@ -1012,10 +892,7 @@ fn ping_if_due_honours_set_response_timeout() {
     c.set_response_timeout(2_000);
     assert_eq!(c.ping_if_due(10_000), Ok(true));
     assert_eq!(c.ping_if_due(11_999), Ok(false));
-    assert_eq!(
-        c.ping_if_due(12_000),
-        Err(ClientError::Protocol(ProtocolError::PingTimeout))
-    );
+    assert!(is_ping_timeout(c.ping_if_due(12_000)));
     assert_eq!(written(&mut c), PINGREQ);
 }
 
@@ -1025,9 +902,10 @@ fn ping_if_due_is_reset_by_pingresp_and_by_other_sends() {
     let mut c = with_keep_alive(10, &mut rx, &mut tx);
     assert_eq!(c.ping_if_due(10_000), Ok(true));
     c.transport_mut().push(&PINGRESP);
-    assert_eq!(c.wait_msg(), Ok(PacketType::PingResp));
+    assert_eq!(kind(c.wait_msg()), Ok(None) /* PingResp */);
     assert_eq!(c.ping_if_due(19_999), Ok(false));
-    // The client's time is the last `now_ms` given: this publish is sent at 19 999.
+    // The client's own time comes from the transport: this publish is sent at 19 999.
+    c.transport_mut().now = 19_999;
     c.publish("t", b"", false, QoS::AtMostOnce).unwrap();
     assert_eq!(c.ping_if_due(29_998), Ok(false));
     assert_eq!(c.ping_if_due(29_999), Ok(true));
@@ -1066,34 +944,31 @@ fn clock_drives_keepalive_inside_wait_msg_mqtt_3_1_2_23() {
     // Not due yet: wait_msg only reads.
     CLOCK_WAIT.store(5_999, Ordering::SeqCst);
     c.transport_mut().push(&PINGRESP);
-    assert_eq!(c.wait_msg(), Ok(PacketType::PingResp));
+    assert_eq!(kind(c.wait_msg()), Ok(None) /* PingResp */);
     assert_eq!(written(&mut c), b"");
     // Due: PINGREQ goes out before blocking on the read.
     CLOCK_WAIT.store(6_000, Ordering::SeqCst);
     c.transport_mut().push(&PINGRESP);
-    assert_eq!(c.wait_msg(), Ok(PacketType::PingResp));
+    assert_eq!(kind(c.wait_msg()), Ok(None) /* PingResp */);
     assert_eq!(written(&mut c), PINGREQ);
     // Answered, so the next one is due at 11 000.
     CLOCK_WAIT.store(10_999, Ordering::SeqCst);
     c.transport_mut().push(&PINGRESP);
-    assert_eq!(c.wait_msg(), Ok(PacketType::PingResp));
+    assert_eq!(kind(c.wait_msg()), Ok(None) /* PingResp */);
     assert_eq!(written(&mut c), b"");
     // Due again, but this time no PINGRESP comes: wait_msg reports the timeout.
     CLOCK_WAIT.store(11_000, Ordering::SeqCst);
     c.transport_mut()
         .push(&publish_bytes("x", b"", QoS::AtMostOnce, 0, false, false));
-    assert_eq!(c.wait_msg(), Ok(PacketType::Publish));
+    assert_eq!(kind(c.wait_msg()), Ok(Some(PacketType::Publish)));
     assert_eq!(written(&mut c), PINGREQ);
     CLOCK_WAIT.store(12_999, Ordering::SeqCst);
     c.transport_mut()
         .push(&publish_bytes("x", b"", QoS::AtMostOnce, 0, false, false));
-    assert_eq!(c.wait_msg(), Ok(PacketType::Publish));
+    assert_eq!(kind(c.wait_msg()), Ok(Some(PacketType::Publish)));
     assert_eq!(written(&mut c), b"");
     CLOCK_WAIT.store(13_000, Ordering::SeqCst);
-    assert_eq!(
-        c.wait_msg(),
-        Err(ClientError::Protocol(ProtocolError::PingTimeout))
-    );
+    assert!(is_ping_timeout(c.wait_msg()));
     assert_eq!(c.session().phase(), Phase::Disconnected);
 }
 
@@ -1123,10 +998,7 @@ fn clock_drives_keepalive_inside_check_msg_mqtt_3_1_2_23() {
     CLOCK_CHECK.store(89_999, Ordering::SeqCst);
     assert_eq!(c.check_msg(), Ok(None));
     CLOCK_CHECK.store(90_000, Ordering::SeqCst);
-    assert_eq!(
-        c.check_msg(),
-        Err(ClientError::Protocol(ProtocolError::PingTimeout))
-    );
+    assert!(is_ping_timeout(c.check_msg()));
     assert_eq!(c.session().phase(), Phase::Disconnected);
     assert_eq!(written(&mut c), b"");
 }

@@ -191,7 +191,7 @@ fn subscriber<const N: usize>(
     };
     let first = connector().expect("the broker is up at the start");
     let mut client: MqttClient<'_, Faulty<TcpTransport>, N, 1024> =
-        MqttClient::new(first, &id, &mut rx, &mut tx);
+        MqttClient::new_sized(first, &id, &mut rx, &mut tx);
     client.set_callback(&mut on_message);
     let mut robust = RobustClient::<'_, _, _, N, 1024>::new(client, connector);
     robust.set_delay(&mut delay);

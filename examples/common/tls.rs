@@ -220,6 +220,10 @@ impl embedded_io::Read for TlsTransport {
         loop {
             match io::Read::read(&mut self.stream, buf) {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                // The socket's read timeout passed: a tick of the client's timers.
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    return Err(io::Error::new(io::ErrorKind::TimedOut, e));
+                }
                 // TCP closed without close_notify once the session is up: end of stream.
                 Err(e) if e.kind() == io::ErrorKind::UnexpectedEof && !self.stream.conn.is_handshaking() => {
                     return Ok(0);
@@ -263,6 +267,37 @@ impl embedded_io::ReadReady for TlsTransport {
             conn.write_tls(sock)?;
         }
         ready
+    }
+}
+
+impl umqtt::client::Transport for TlsTransport {
+    fn now_ms(&mut self) -> u64 {
+        umqtt::client::std_net::monotonic_ms()
+    }
+
+    /// Ready when decrypted bytes (or the end) are waiting; otherwise waits on the socket,
+    /// with its read timeout, for more TLS records, until `timeout_ms` has passed.
+    fn wait_readable(&mut self, timeout_ms: u32) -> io::Result<bool> {
+        let end = self.now_ms() + u64::from(timeout_ms);
+        loop {
+            if embedded_io::ReadReady::read_ready(self)? {
+                return Ok(true);
+            }
+            let left = end.saturating_sub(self.now_ms());
+            if left == 0 {
+                return Ok(false);
+            }
+            let sock = &self.stream.sock;
+            sock.set_read_timeout(Some(Duration::from_millis(left)))?;
+            match sock.peek(&mut [0u8; 1]) {
+                Ok(_) => {}
+                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+                    return Ok(false);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
     }
 }
 
@@ -382,6 +417,19 @@ impl embedded_io::ReadReady for Transport {
         match self {
             Self::Tcp(t) => t.read_ready(),
             Self::Tls(t) => t.read_ready(),
+        }
+    }
+}
+
+impl umqtt::client::Transport for Transport {
+    fn now_ms(&mut self) -> u64 {
+        umqtt::client::std_net::monotonic_ms()
+    }
+
+    fn wait_readable(&mut self, timeout_ms: u32) -> io::Result<bool> {
+        match self {
+            Self::Tcp(t) => t.wait_readable(timeout_ms),
+            Self::Tls(t) => t.wait_readable(timeout_ms),
         }
     }
 }

@@ -2,15 +2,17 @@
 //! stream that can wait for data with a time limit and tells the time (feature `std`).
 
 use std::io;
-use std::net::{TcpStream, ToSocketAddrs};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use super::transport::Transport;
 
-/// A TCP connection implementing `embedded_io::{Read, Write, ReadReady}`.
+/// A TCP connection implementing `embedded_io::{Read, Write, ReadReady}` and the client's
+/// [`Transport`]. It remembers the server's address, so the client's `connect` can open a
+/// new connection after an error or `disconnect`, as umqtt.simple's `connect` does.
 #[derive(Debug)]
-pub struct TcpTransport(TcpStream);
+pub struct TcpTransport(TcpStream, Option<SocketAddr>);
 
 impl TcpTransport {
     /// Connects to `addr` (for example `"127.0.0.1:1883"`) with Nagle's algorithm off, since
@@ -21,12 +23,23 @@ impl TcpTransport {
     pub fn connect(addr: impl ToSocketAddrs) -> io::Result<Self> {
         let stream = TcpStream::connect(addr)?;
         stream.set_nodelay(true)?;
-        Ok(Self(stream))
+        let peer = stream.peer_addr().ok();
+        Ok(Self(stream, peer))
+    }
+
+    /// Connects to `host` and `port`, umqtt.simple's `MQTTClient(server=..., port=...)`
+    /// (1883 is MQTT's port).
+    ///
+    /// # Errors
+    /// The `std::io::Error` of resolving or connecting.
+    pub fn connect_to(host: &str, port: u16) -> io::Result<Self> {
+        Self::connect((host, port))
     }
 
     /// Wraps an already-connected stream.
     pub fn new(stream: TcpStream) -> Self {
-        Self(stream)
+        let peer = stream.peer_addr().ok();
+        Self(stream, peer)
     }
 
     /// Sets a read timeout, so a blocking read cannot hang forever on a dead link.
@@ -116,6 +129,18 @@ impl Transport for TcpTransport {
     /// Peeks with a socket read timeout of `timeout_ms` (at least 1 ms; 0 peeks without
     /// blocking). The timeout stays set afterwards, so a later `read` cannot block for
     /// longer either.
+    /// Opens a new connection to the address the first one went to.
+    fn reconnect(&mut self) -> io::Result<bool> {
+        let Some(peer) = self.1 else {
+            return Ok(false);
+        };
+        let _ = self.0.shutdown(std::net::Shutdown::Both);
+        let stream = TcpStream::connect(peer)?;
+        stream.set_nodelay(true)?;
+        self.0 = stream;
+        Ok(true)
+    }
+
     fn wait_readable(&mut self, timeout_ms: u32) -> io::Result<bool> {
         if timeout_ms == 0 {
             return embedded_io::ReadReady::read_ready(self);

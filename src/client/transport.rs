@@ -1,6 +1,6 @@
 //! What the client needs from a connection besides bytes: a monotonic clock and a wait for
 //! incoming data that gives up after a time limit ([`Transport`], and [`AsyncTransport`]
-//! with feature `async`), plus [`Polled`], which builds both from `ReadReady` and a clock
+//! for async transports), plus [`Polled`], which builds both from `ReadReady` and a clock
 //! for transports that cannot wait with a time limit themselves.
 //!
 //! The client never blocks in `read` without first asking [`Transport::wait_readable`] how
@@ -33,6 +33,17 @@ pub trait Transport: Read + Write {
     /// # Errors
     /// The transport's error; one of kind [`ErrorKind::TimedOut`] counts as `Ok(false)`.
     fn wait_readable(&mut self, timeout_ms: u32) -> Result<bool, Self::Error>;
+
+    /// Opens a new connection to the same server in place of the finished one, as
+    /// umqtt.simple's `connect` opens a new socket: the client calls it when `connect` is
+    /// called again after an error or `disconnect`. Returns `Ok(false)` (the default) when
+    /// this transport cannot; the client then asks for a new transport.
+    ///
+    /// # Errors
+    /// The transport's error when opening failed.
+    fn reconnect(&mut self) -> Result<bool, Self::Error> {
+        Ok(false)
+    }
 }
 
 impl<T: Transport + ?Sized> Transport for &mut T {
@@ -43,14 +54,18 @@ impl<T: Transport + ?Sized> Transport for &mut T {
     fn wait_readable(&mut self, timeout_ms: u32) -> Result<bool, Self::Error> {
         T::wait_readable(self, timeout_ms)
     }
+
+    fn reconnect(&mut self) -> Result<bool, Self::Error> {
+        T::reconnect(self)
+    }
 }
 
-/// The async twin of [`Transport`], over `embedded-io-async`.
+/// The async twin of [`Transport`], over `embedded-io-async`. (The blocking client runs
+/// over it too, through an adapter whose futures are ready at once.)
 ///
 /// With embassy-net, for example: `now_ms` is `embassy_time::Instant::now().as_millis()`
 /// and `wait_readable` is
 /// `with_timeout(Duration::from_millis(t), socket.wait_read_ready()).await.is_ok()`.
-#[cfg(feature = "async")]
 #[allow(async_fn_in_trait)]
 pub trait AsyncTransport: embedded_io_async::Read + embedded_io_async::Write {
     /// Milliseconds from a monotonic clock.
@@ -61,9 +76,16 @@ pub trait AsyncTransport: embedded_io_async::Read + embedded_io_async::Write {
     /// # Errors
     /// The transport's error; one of kind [`ErrorKind::TimedOut`] counts as `Ok(false)`.
     async fn wait_readable(&mut self, timeout_ms: u32) -> Result<bool, Self::Error>;
+
+    /// Opens a new connection in place of the finished one, as [`Transport::reconnect`].
+    ///
+    /// # Errors
+    /// The transport's error when opening failed.
+    async fn reconnect(&mut self) -> Result<bool, Self::Error> {
+        Ok(false)
+    }
 }
 
-#[cfg(feature = "async")]
 impl<T: AsyncTransport + ?Sized> AsyncTransport for &mut T {
     fn now_ms(&mut self) -> u64 {
         T::now_ms(self)
@@ -72,10 +94,13 @@ impl<T: AsyncTransport + ?Sized> AsyncTransport for &mut T {
     async fn wait_readable(&mut self, timeout_ms: u32) -> Result<bool, Self::Error> {
         T::wait_readable(self, timeout_ms).await
     }
+
+    async fn reconnect(&mut self) -> Result<bool, Self::Error> {
+        T::reconnect(self).await
+    }
 }
 
 /// Whether a transport error only says that time ran out.
-#[allow(dead_code)] // used by the client core (next commit)
 pub(crate) fn is_timeout<E: embedded_io::Error>(e: &E) -> bool {
     e.kind() == ErrorKind::TimedOut
 }

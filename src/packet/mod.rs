@@ -251,20 +251,6 @@ fn decode_as<const FROM_SERVER: bool>(buf: &[u8]) -> Result<Status<(Packet<'_>, 
     Ok(Status::need(needed))
 }
 
-/// [`decode_body`] for a client: parses only the packets a server sends, and gives `None`
-/// for CONNECT, SUBSCRIBE, UNSUBSCRIBE, PINGREQ and DISCONNECT without parsing them (a
-/// server never sends them; the client treats them as unexpected). A client then does not
-/// carry the parsers it never needs (about 1 KB of flash on Cortex-M).
-pub(crate) fn decode_body_from_server<'a>(
-    header: &FixedHeader,
-    body: &'a [u8],
-) -> Result<Option<Packet<'a>>, DecodeError> {
-    match decode_body_for::<true, true>(header.packet_type, header.flags, header.remaining_len, body) {
-        Err(DecodeError::UnexpectedPacketType(_)) => Ok(None),
-        r => r.map(Some),
-    }
-}
-
 /// Packet types (bit numbers) whose variable header holds a packet identifier: PUBLISH (at
 /// QoS 1 and 2), PUBACK, PUBREC, PUBREL, PUBCOMP, SUBSCRIBE, SUBACK, UNSUBSCRIBE, UNSUBACK.
 #[cfg(not(feature = "perf"))]
@@ -633,18 +619,6 @@ impl<'a> Packet<'a> {
         }
     }
 
-    /// Length of what [`encode_head`](Self::encode_head) writes, after every encoder check.
-    /// Only for the packets a client sends.
-    pub(crate) fn head_len(&self) -> Result<usize, EncodeError> {
-        debug_assert!(
-            self.packet_type().sent_by_client(),
-            "head_len is for what a client sends"
-        );
-        let mut counter = SliceOut::new(&mut []);
-        self.prepare::<false, false>(&mut counter)?;
-        Ok(counter.position() - self.tail().len())
-    }
-
     /// Encodes everything but a PUBLISH payload into `buf` and returns its length together
     /// with the payload, which the caller writes next. For other packets the payload part is
     /// empty. Lets a client send a message larger than its transmit buffer without copying.
@@ -666,6 +640,20 @@ impl<'a> Packet<'a> {
         // `head` bytes it does not fit and is skipped: everything before it is written.
         let Ok(()) = self.write::<_, false>(rem, &mut SliceOut::new(buf.get_mut(..head).unwrap_or_default()));
         Ok((head, tail))
+    }
+
+    /// Encodes the packet for sending from `tx`: the whole packet when it fits, otherwise
+    /// everything but the PUBLISH payload, which is returned to be written right after it.
+    /// Returns the bytes used in `tx` and the part still to write.
+    pub(crate) fn encode_for_send<'s>(&'s self, tx: &mut [u8]) -> Result<(usize, &'s [u8]), EncodeError> {
+        let (n, tail) = self.encode_head(tx)?;
+        match tx.get_mut(n..n + tail.len()) {
+            Some(dst) => {
+                dst.copy_from_slice(tail);
+                Ok((n + tail.len(), &[]))
+            }
+            None => Ok((n, tail)),
+        }
     }
 
     /// Encodes the packet straight into an `embedded_io::Write`, field by field, and returns

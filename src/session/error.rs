@@ -52,6 +52,22 @@ pub enum ProtocolError {
     PingTimeout,
 }
 
+impl ProtocolError {
+    /// Whether the connection must be closed after this error: true for what the server
+    /// did and for timeouts, false for a command the session refused (nothing was sent).
+    pub const fn ends_connection(&self) -> bool {
+        !matches!(
+            self,
+            Self::NotConnected
+                | Self::AlreadyConnected
+                | Self::InflightFull
+                | Self::StoreFull { .. }
+                | Self::Encode(_)
+                | Self::NotQueueable
+        )
+    }
+}
+
 impl fmt::Display for ProtocolError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -68,8 +84,8 @@ impl fmt::Display for ProtocolError {
             }
             Self::SessionPresentOnCleanSession => f.write_str("session present on a clean session"),
             Self::NotQueueable => f.write_str("only QoS 1/2 messages can be queued"),
-            Self::ConnAckTimeout => f.write_str("no CONNACK in time"),
-            Self::PingTimeout => f.write_str("no PINGRESP in time"),
+            Self::ConnAckTimeout => f.write_str("no CONNACK within the response timeout"),
+            Self::PingTimeout => f.write_str("no PINGRESP within the response timeout"),
         }
     }
 }

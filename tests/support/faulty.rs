@@ -492,6 +492,20 @@ impl<T: Write> Write for Faulty<T> {
     }
 }
 
+impl<T: umqtt::client::Transport> umqtt::client::Transport for Faulty<T> {
+    fn now_ms(&mut self) -> u64 {
+        self.inner.now_ms()
+    }
+
+    fn wait_readable(&mut self, timeout_ms: u32) -> Result<bool, Self::Error> {
+        if self.is_cut() {
+            // The next read returns the EOF or the error at once.
+            return Ok(true);
+        }
+        self.inner.wait_readable(timeout_ms).map_err(FaultError::Inner)
+    }
+}
+
 impl<T: Read + ReadReady> ReadReady for Faulty<T> {
     fn read_ready(&mut self) -> Result<bool, Self::Error> {
         if self.is_cut() {

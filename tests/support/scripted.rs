@@ -60,6 +60,12 @@ pub struct ScriptedTransport {
     pub fail_next_read: bool,
     /// Make the next `write` fail with [`ScriptError::Write`].
     pub fail_next_write: bool,
+    /// The transport's clock, in milliseconds: `wait_readable` advances it by the time it
+    /// waited in silence.
+    pub now: u64,
+    /// Once the script is read, stay silent (waits time out) instead of reporting end of
+    /// stream.
+    pub silent: bool,
 }
 
 impl ScriptedTransport {
@@ -128,6 +134,29 @@ impl embedded_io::Read for ScriptedTransport {
 impl embedded_io::ReadReady for ScriptedTransport {
     fn read_ready(&mut self) -> Result<bool, ScriptError> {
         Ok(!self.inbound.is_empty())
+    }
+}
+
+impl umqtt::client::Transport for ScriptedTransport {
+    fn now_ms(&mut self) -> u64 {
+        self.now
+    }
+
+    /// Ready while script bytes are left; after that a check (`timeout_ms == 0`) says no, and a
+    /// wait finds end of stream unless the transport is `silent`: then it times out and the
+    /// clock moves on.
+    fn wait_readable(&mut self, timeout_ms: u32) -> Result<bool, ScriptError> {
+        if !self.inbound.is_empty() {
+            return Ok(true);
+        }
+        if timeout_ms == 0 {
+            return Ok(false);
+        }
+        if !self.silent {
+            return Ok(true);
+        }
+        self.now += u64::from(timeout_ms.max(1));
+        Ok(false)
     }
 }
 

@@ -213,6 +213,8 @@ struct State {
     stats: SimStats,
     max_inflight: usize,
     refuse: u32,
+    /// Simulated time, in milliseconds.
+    now_ms: u64,
 }
 
 /// A handle on the simulated broker; clones share the same broker.
@@ -241,6 +243,7 @@ impl SimBroker {
                 stats: SimStats::default(),
                 max_inflight: 8,
                 refuse: 0,
+                now_ms: 0,
             })),
         }
     }
@@ -860,6 +863,23 @@ impl Write for SimBrokerTransport {
 
     fn flush(&mut self) -> Result<(), SimError> {
         Ok(())
+    }
+}
+
+impl umqtt::client::Transport for SimBrokerTransport {
+    /// The simulation's clock: it moves only while the client waits in silence.
+    fn now_ms(&mut self) -> u64 {
+        self.state.borrow().now_ms
+    }
+
+    fn wait_readable(&mut self, timeout_ms: u32) -> Result<bool, SimError> {
+        if self.read_ready()? {
+            return Ok(true);
+        }
+        let mut st = self.state.borrow_mut();
+        st.now_ms += u64::from(timeout_ms.max(1));
+        st.stats.stalls += 1;
+        Ok(false)
     }
 }
 
