@@ -360,12 +360,16 @@ pub struct Faulty<T> {
     read: Side,
     write: Side,
     stats: FaultStats,
+    /// Time spent waiting on a link that was cut by timing out: nothing ever arrives on
+    /// it, so each wait lasts its whole timeout (added to the inner clock).
+    waited: u64,
 }
 
 impl<T> Faulty<T> {
     /// Wraps `inner` with the faults of `plan`.
     pub fn new(inner: T, plan: FaultPlan) -> Self {
         Self {
+            waited: 0,
             inner,
             rng: SplitMix64::new(plan.seed),
             read: Side::new(plan.read_cut, plan.short_read_pct),
@@ -494,10 +498,14 @@ impl<T: Write> Write for Faulty<T> {
 
 impl<T: umqtt::client::Transport> umqtt::client::Transport for Faulty<T> {
     fn now_ms(&mut self) -> u64 {
-        self.inner.now_ms()
+        self.inner.now_ms() + self.waited
     }
 
     fn wait_readable(&mut self, timeout_ms: u32) -> Result<bool, Self::Error> {
+        if self.is_cut() && self.plan.mode == CutMode::TimedOut {
+            self.waited += u64::from(timeout_ms.max(1));
+            return Ok(false);
+        }
         if self.is_cut() {
             // The next read returns the EOF or the error at once.
             return Ok(true);
