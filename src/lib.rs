@@ -24,6 +24,7 @@ pub mod status;
 pub mod topic;
 pub mod types;
 mod wire;
+pub mod ws;
 
 pub use error::{DecodeError, EncodeError, EncodeToError, ReadPacketError};
 pub use io::{read_fixed_header, read_packet};
