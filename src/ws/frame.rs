@@ -368,11 +368,10 @@ impl Decoder {
             match self.state {
                 State::Closed => return Ok((used, None)),
                 State::Header => {
-                    if rest.is_empty() {
-                        return Ok((used, None));
-                    }
+                    // Decoded before waiting for more, so a bad byte is refused at once.
                     let have = self.head.get(..self.head_len).unwrap_or(&[]);
                     match FrameHeader::decode(have)? {
+                        Status::Partial { .. } if rest.is_empty() => return Ok((used, None)),
                         Status::Partial { needed } => {
                             let take = needed.get().min(rest.len());
                             let start = self.head_len;
@@ -526,5 +525,399 @@ impl Decoder {
     /// Whether the next input bytes are data payload.
     pub const fn at_data(&self) -> bool {
         matches!(self.state, State::Data { .. })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::vec::Vec;
+
+    /// A server frame (unmasked) with `payload`.
+    fn server_frame(fin: bool, opcode: Opcode, payload: &[u8]) -> Vec<u8> {
+        let h = FrameHeader {
+            fin,
+            opcode,
+            mask: None,
+            len: payload.len() as u64,
+        };
+        let mut out = std::vec![0xa5; h.encoded_len()];
+        assert_eq!(h.encode(&mut out), Ok(out.len()));
+        out.extend_from_slice(payload);
+        out
+    }
+
+    /// Everything `input` produces, fed in the given pieces, with `limit` per call.
+    #[derive(Debug, Default, PartialEq, Eq)]
+    struct Seen {
+        data: Vec<u8>,
+        controls: Vec<(Opcode, Vec<u8>, Option<u16>)>,
+    }
+
+    fn feed(dec: &mut Decoder, pieces: &[&[u8]], limit: usize) -> Result<Seen, WsError> {
+        let mut seen = Seen::default();
+        for piece in pieces {
+            let mut rest = *piece;
+            loop {
+                let (n, event) = dec.decode(rest, limit)?;
+                assert!(n <= rest.len());
+                rest = &rest[n..];
+                match event {
+                    Some(Event::Data(d)) => {
+                        assert!(!d.is_empty() && d.len() <= limit);
+                        seen.data.extend_from_slice(d);
+                    }
+                    Some(Event::Ping) => {
+                        seen.controls
+                            .push((Opcode::Ping, dec.control_payload().to_vec(), None))
+                    }
+                    Some(Event::Pong) => {
+                        seen.controls
+                            .push((Opcode::Pong, dec.control_payload().to_vec(), None))
+                    }
+                    Some(Event::Close { code }) => {
+                        seen.controls
+                            .push((Opcode::Close, dec.control_payload().to_vec(), code))
+                    }
+                    None => break,
+                }
+            }
+            if !dec.is_closed() {
+                assert!(rest.is_empty(), "unconsumed input while open");
+            }
+        }
+        Ok(seen)
+    }
+
+    fn decode_all(input: &[u8]) -> Result<Seen, WsError> {
+        feed(&mut Decoder::new(1 << 20), &[input], usize::MAX)
+    }
+
+    /// A stream with a fragmented message, control frames between fragments, a 16-bit and
+    /// a 64-bit length, and a close.
+    fn sample_stream() -> (Vec<u8>, Vec<u8>) {
+        let big: Vec<u8> = (0..70_000u32).map(|i| (i % 251) as u8).collect();
+        let mut s = Vec::new();
+        s.extend(server_frame(false, Opcode::Binary, b"\x10\x0c"));
+        s.extend(server_frame(true, Opcode::Ping, b"are you there"));
+        s.extend(server_frame(false, Opcode::Continuation, b""));
+        s.extend(server_frame(
+            true,
+            Opcode::Continuation,
+            b"\x00\x04MQTT\x04\x02\x00\x3c",
+        ));
+        s.extend(server_frame(true, Opcode::Pong, b""));
+        s.extend(server_frame(true, Opcode::Binary, &[7u8; 300]));
+        s.extend(server_frame(true, Opcode::Binary, &big));
+        s.extend(server_frame(true, Opcode::Close, b"\x03\xe8bye"));
+        let mut data = b"\x10\x0c\x00\x04MQTT\x04\x02\x00\x3c".to_vec();
+        data.extend([7u8; 300]);
+        data.extend(big);
+        (s, data)
+    }
+
+    #[test]
+    fn rfc6455_examples() {
+        // Section 5.7: a masked "Hello" (a text frame, so only the header is checked here).
+        let masked = [0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58];
+        let Ok(Status::Complete((h, 6))) = FrameHeader::decode(&masked) else {
+            panic!()
+        };
+        assert_eq!(
+            (h.fin, h.opcode, h.mask, h.len),
+            (true, Opcode::Text, Some([0x37, 0xfa, 0x21, 0x3d]), 5)
+        );
+        let mut payload = masked[6..].to_vec();
+        apply_mask(&mut payload, [0x37, 0xfa, 0x21, 0x3d], 0);
+        assert_eq!(payload, b"Hello");
+        // A 256-byte and a 64 KiB unmasked binary frame.
+        assert_eq!(
+            server_frame(true, Opcode::Binary, &[0; 256])[..4],
+            [0x82, 0x7e, 0x01, 0x00]
+        );
+        assert_eq!(
+            server_frame(true, Opcode::Binary, &[0; 65536])[..10],
+            [0x82, 0x7f, 0, 0, 0, 0, 0, 1, 0, 0]
+        );
+        // An unmasked ping "Hello".
+        assert_eq!(
+            decode_all(&[0x89, 0x05, b'H', b'e', b'l', b'l', b'o'])
+                .unwrap()
+                .controls,
+            [(Opcode::Ping, b"Hello".to_vec(), None)]
+        );
+    }
+
+    #[test]
+    fn every_strict_header_prefix_is_partial() {
+        for h in [
+            FrameHeader {
+                fin: true,
+                opcode: Opcode::Binary,
+                mask: None,
+                len: 5,
+            },
+            FrameHeader {
+                fin: false,
+                opcode: Opcode::Binary,
+                mask: Some([1, 2, 3, 4]),
+                len: 300,
+            },
+            FrameHeader {
+                fin: true,
+                opcode: Opcode::Continuation,
+                mask: Some([9; 4]),
+                len: 1 << 40,
+            },
+        ] {
+            let mut buf = [0xa5; MAX_HEADER_LEN];
+            let n = h.encode(&mut buf).unwrap();
+            assert_eq!(FrameHeader::decode(&buf[..n]), Ok(Status::Complete((h, n))));
+            for cut in 0..n {
+                let Ok(Status::Partial { needed }) = FrameHeader::decode(&buf[..cut]) else {
+                    panic!("prefix {cut} of {h:?}")
+                };
+                // Exact once the length byte is in.
+                if cut >= 2 {
+                    assert_eq!(needed.get(), n - cut);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn encode_refuses_small_buffer_untouched() {
+        let h = FrameHeader {
+            fin: true,
+            opcode: Opcode::Binary,
+            mask: Some([1; 4]),
+            len: 70_000,
+        };
+        let mut buf = [0xa5; 13];
+        assert_eq!(h.encode(&mut buf), Err(WsError::BufferTooSmall { needed: 14 }));
+        assert_eq!(buf, [0xa5; 13]);
+        let mut out = [0xa5; 8];
+        assert_eq!(
+            encode_client_frame(Opcode::Binary, true, b"abc", [1; 4], &mut out),
+            Err(WsError::BufferTooSmall { needed: 9 })
+        );
+        assert_eq!(out, [0xa5; 8]);
+    }
+
+    #[test]
+    fn encode_refuses_frames_a_peer_must_reject() {
+        let ping = |len, fin| FrameHeader {
+            fin,
+            opcode: Opcode::Ping,
+            mask: None,
+            len,
+        };
+        let mut buf = [0; MAX_HEADER_LEN];
+        assert_eq!(
+            ping(126, true).encode(&mut buf),
+            Err(WsError::ControlFrameTooLong(126))
+        );
+        assert_eq!(
+            ping(3, false).encode(&mut buf),
+            Err(WsError::FragmentedControlFrame)
+        );
+        let huge = FrameHeader {
+            fin: true,
+            opcode: Opcode::Binary,
+            mask: None,
+            len: 1 << 63,
+        };
+        assert_eq!(huge.encode(&mut buf), Err(WsError::LengthTooLarge));
+    }
+
+    #[test]
+    fn sample_stream_whole() {
+        let (stream, data) = sample_stream();
+        let seen = decode_all(&stream).unwrap();
+        assert_eq!(seen.data, data);
+        assert_eq!(
+            seen.controls,
+            [
+                (Opcode::Ping, b"are you there".to_vec(), None),
+                (Opcode::Pong, Vec::new(), None),
+                (Opcode::Close, b"\x03\xe8bye".to_vec(), Some(1000)),
+            ]
+        );
+    }
+
+    #[test]
+    fn frames_split_at_every_byte_position() {
+        let (stream, _) = sample_stream();
+        let whole = decode_all(&stream).unwrap();
+        // The interesting positions are in the headers and control frames at the start and
+        // the end; the 70,000-byte payload in the middle is cut at a few places only.
+        let positions = (0..400)
+            .chain((400..stream.len() - 400).step_by(997))
+            .chain(stream.len() - 400..=stream.len());
+        for cut in positions {
+            let (a, b) = stream.split_at(cut);
+            let seen = feed(&mut Decoder::new(1 << 20), &[a, b], usize::MAX).unwrap();
+            assert_eq!(seen, whole, "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn one_byte_at_a_time_with_small_limit() {
+        let (stream, _) = sample_stream();
+        let whole = decode_all(&stream).unwrap();
+        let pieces: Vec<&[u8]> = stream[..1000].chunks(1).chain([&stream[1000..]]).collect();
+        assert_eq!(feed(&mut Decoder::new(1 << 20), &pieces, 7).unwrap(), whole);
+    }
+
+    #[test]
+    fn limit_zero_stops_in_front_of_data_but_answers_controls() {
+        let mut s = server_frame(true, Opcode::Ping, b"p");
+        s.extend(server_frame(true, Opcode::Binary, b"xyz"));
+        let mut dec = Decoder::new(100);
+        assert_eq!(dec.decode(&s, 0), Ok((3, Some(Event::Ping))));
+        assert_eq!(dec.decode(&s[3..], 0), Ok((2, None)));
+        assert!(dec.at_data());
+        assert_eq!(dec.decode(&s[5..], 0), Ok((0, None)));
+        assert_eq!(dec.decode(&s[5..], 10), Ok((3, Some(Event::Data(b"xyz")))));
+        assert!(dec.is_between_frames());
+    }
+
+    #[test]
+    fn input_after_close_is_not_consumed() {
+        let mut s = server_frame(true, Opcode::Close, b"");
+        s.extend(server_frame(true, Opcode::Binary, b"late"));
+        let mut dec = Decoder::new(100);
+        assert_eq!(dec.decode(&s, 100), Ok((2, Some(Event::Close { code: None }))));
+        assert!(dec.is_closed());
+        assert_eq!(dec.decode(&s[2..], 100), Ok((0, None)));
+    }
+
+    fn first_error(input: &[u8]) -> WsError {
+        feed(&mut Decoder::new(1000), &[input], usize::MAX).unwrap_err()
+    }
+
+    #[test]
+    fn each_error() {
+        assert_eq!(first_error(&[0xc2, 0x00]), WsError::ReservedBits(0x40));
+        assert_eq!(first_error(&[0x92, 0x00]), WsError::ReservedBits(0x10));
+        assert_eq!(first_error(&[0x83, 0x00]), WsError::ReservedOpcode(0x3));
+        assert_eq!(first_error(&[0x8b]), WsError::ReservedOpcode(0xb));
+        assert_eq!(first_error(&[0x82, 0x81, 1, 2, 3, 4, 5]), WsError::MaskedFrame);
+        assert_eq!(
+            first_error(&server_frame(true, Opcode::Text, b"hi")),
+            WsError::TextFrame
+        );
+        assert_eq!(
+            first_error(&[0x89, 126, 0, 126]),
+            WsError::ControlFrameTooLong(126)
+        );
+        assert_eq!(first_error(&[0x8a, 127]), WsError::ControlFrameTooLong(127));
+        assert_eq!(first_error(&[0x09, 0x00]), WsError::FragmentedControlFrame);
+        assert_eq!(
+            first_error(&[0x82, 126, 0x03, 0xe9]),
+            WsError::FrameTooLarge { len: 1001, max: 1000 }
+        );
+        assert_eq!(
+            first_error(&[0x82, 127, 0x80, 0, 0, 0, 0, 0, 0, 0]),
+            WsError::LengthTooLarge
+        );
+        assert_eq!(first_error(&[0x82, 126, 0, 125]), WsError::NonMinimalLength);
+        assert_eq!(
+            first_error(&[0x82, 127, 0, 0, 0, 0, 0, 0, 0xff, 0xff]),
+            WsError::NonMinimalLength
+        );
+        assert_eq!(
+            first_error(&server_frame(true, Opcode::Continuation, b"x")),
+            WsError::UnexpectedContinuation
+        );
+        let mut s = server_frame(false, Opcode::Binary, b"a");
+        s.extend(server_frame(true, Opcode::Binary, b"b"));
+        assert_eq!(first_error(&s), WsError::ExpectedContinuation);
+        assert_eq!(
+            first_error(&server_frame(true, Opcode::Close, b"\x03")),
+            WsError::InvalidClosePayload
+        );
+        assert_eq!(
+            first_error(&server_frame(true, Opcode::Close, b"\x03\xe8\xff")),
+            WsError::InvalidClosePayload
+        );
+        for code in [0u16, 999, 1004, 1005, 1006, 1015, 2999, 5000] {
+            let frame = server_frame(true, Opcode::Close, &code.to_be_bytes());
+            assert_eq!(first_error(&frame), WsError::InvalidCloseCode(code));
+        }
+        // Every error reads as a sentence.
+        assert!(std::format!("{}", WsError::MaskedFrame).starts_with("the server sent a masked frame"));
+    }
+
+    #[test]
+    fn masking_in_pieces_equals_masking_at_once() {
+        let data: Vec<u8> = (0..=255).collect();
+        let key = [0x12, 0x34, 0x56, 0x78];
+        let mut once = data.clone();
+        apply_mask(&mut once, key, 0);
+        let mut pieces = data.clone();
+        let mut offset = 0;
+        for len in [1, 2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41] {
+            apply_mask(&mut pieces[offset..offset + len], key, offset);
+            offset += len;
+        }
+        apply_mask(&mut pieces[offset..], key, offset);
+        assert_eq!(once, pieces);
+        apply_mask(&mut once, key, 0);
+        assert_eq!(once, data);
+    }
+
+    fn payload_strategy() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            proptest::collection::vec(any::<u8>(), 0..130),
+            proptest::collection::vec(any::<u8>(), 120..70_000),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// A client frame decodes to the header it was built from and unmasks to its payload;
+        /// the same payload sent unmasked, as a server would, comes out of the decoder in any
+        /// split.
+        #[test]
+        fn client_frame_round_trip(
+            payload in payload_strategy(),
+            key in any::<[u8; 4]>(),
+            fin in any::<bool>(),
+            cut in any::<prop::sample::Index>(),
+        ) {
+            let mut buf = std::vec![0xa5; payload.len() + MAX_HEADER_LEN];
+            let n = encode_client_frame(Opcode::Binary, fin, &payload, key, &mut buf).unwrap();
+            let Ok(Status::Complete((h, head))) = FrameHeader::decode(&buf[..n]) else { panic!() };
+            prop_assert_eq!(h, FrameHeader { fin, opcode: Opcode::Binary, mask: Some(key), len: payload.len() as u64 });
+            let mut body = buf[head..n].to_vec();
+            apply_mask(&mut body, key, 0);
+            prop_assert_eq!(&body, &payload);
+
+            // As the server would send it: the same frame unmasked, final.
+            let frame = server_frame(true, Opcode::Binary, &payload);
+            let at = cut.index(frame.len() + 1);
+            let (a, b) = frame.split_at(at);
+            let seen = feed(&mut Decoder::new(1 << 20), &[a, b], usize::MAX).unwrap();
+            prop_assert_eq!(seen.data, payload);
+            prop_assert!(seen.controls.is_empty());
+        }
+
+        /// Arbitrary bytes never make the decoder panic, and it never claims more input than
+        /// it was given.
+        #[test]
+        fn arbitrary_bytes_never_panic(input in proptest::collection::vec(any::<u8>(), 0..300), limit in 0usize..64) {
+            let mut dec = Decoder::new(200);
+            let mut rest = &input[..];
+            while let Ok((n, event)) = dec.decode(rest, limit) {
+                prop_assert!(n <= rest.len());
+                rest = &rest[n..];
+                if event.is_none() {
+                    break;
+                }
+            }
+        }
     }
 }

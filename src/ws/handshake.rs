@@ -29,7 +29,7 @@ pub const ACCEPT_LEN: usize = base64::encoded_len(20);
 ///
 /// ```
 /// let accept = umqtt::ws::handshake::accept_key(b"dGhlIHNhbXBsZSBub25jZQ==");
-/// assert_eq!(&accept, b"s3pPLMBiTxaQ9kGzzO0oo+xK4oo=");
+/// assert_eq!(&accept, b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
 /// ```
 pub fn accept_key(key: &[u8]) -> [u8; ACCEPT_LEN] {
     let digest = sha1(&[key, GUID]);
@@ -246,4 +246,151 @@ fn trim(value: &[u8]) -> &[u8] {
     let start = value.iter().position(|b| !is_space(b)).unwrap_or(value.len());
     let end = value.iter().rposition(|b| !is_space(b)).map_or(start, |p| p + 1);
     value.get(start..end).unwrap_or(&[])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NONCE: [u8; 16] = *b"the sample nonce";
+
+    fn response(accept: &str) -> std::string::String {
+        std::format!(
+            "HTTP/1.1 101 Switching Protocols\r\nupgrade: WebSocket\r\nCONNECTION: keep-alive, Upgrade\r\n\
+             Sec-WebSocket-Accept: {accept}\r\nsec-websocket-protocol:  mqtt \r\n\r\n"
+        )
+    }
+
+    #[test]
+    fn rfc6455_example_key() {
+        // Section 1.3: the nonce "the sample nonce" gives this key and accept value.
+        let hs = Handshake::new(NONCE);
+        assert_eq!(hs.key(), "dGhlIHNhbXBsZSBub25jZQ==");
+        assert_eq!(hs.expected_accept(), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+    }
+
+    #[test]
+    fn request_bytes() {
+        let hs = Handshake::new(NONCE);
+        let mut out = [0xa5; 300];
+        let n = hs.write_request("broker.local:8080", "/mqtt", &mut out).unwrap();
+        assert_eq!(
+            core::str::from_utf8(&out[..n]).unwrap(),
+            "GET /mqtt HTTP/1.1\r\nHost: broker.local:8080\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+             Sec-WebSocket-Protocol: mqtt\r\n\r\n"
+        );
+        assert_eq!(
+            hs.write_request("broker.local:8080", "/mqtt", &mut out[..n - 1]),
+            Err(WsError::BufferTooSmall { needed: n })
+        );
+        assert_eq!(hs.write_request("", "/", &mut out), Err(WsError::InvalidHost));
+        assert_eq!(
+            hs.write_request("a\r\nX: y", "/", &mut out),
+            Err(WsError::InvalidHost)
+        );
+        assert_eq!(hs.write_request("a", "mqtt", &mut out), Err(WsError::InvalidPath));
+        assert_eq!(hs.write_request("a", "/a b", &mut out), Err(WsError::InvalidPath));
+    }
+
+    #[test]
+    fn valid_response_every_prefix_partial() {
+        let hs = Handshake::new(NONCE);
+        let mut r = response(hs.expected_accept()).into_bytes();
+        let len = r.len();
+        for cut in 0..len {
+            assert!(
+                matches!(hs.check_response(&r[..cut]), Ok(Status::Partial { .. })),
+                "prefix {cut}"
+            );
+        }
+        assert_eq!(hs.check_response(&r), Ok(Status::Complete(len)));
+        // Frame bytes after the response are not part of it.
+        r.extend_from_slice(&[0x82, 0x00]);
+        assert_eq!(hs.check_response(&r), Ok(Status::Complete(len)));
+    }
+
+    #[test]
+    fn status_other_than_101_is_reported_from_the_status_line() {
+        let hs = Handshake::new(NONCE);
+        assert_eq!(
+            hs.check_response(b"HTTP/1.1 404 Not Found\r\n"),
+            Err(WsError::UnexpectedStatus(404))
+        );
+        assert_eq!(
+            hs.check_response(b"HTTP/1.1 200\r\n"),
+            Err(WsError::UnexpectedStatus(200))
+        );
+        assert_eq!(
+            hs.check_response(b"SSH-2.0-OpenSSH"),
+            Err(WsError::MalformedResponse)
+        );
+        assert_eq!(
+            hs.check_response(b"HTTP/1.0 101 x\r\n"),
+            Err(WsError::MalformedResponse)
+        );
+        assert_eq!(
+            hs.check_response(b"HTTP/1.1 1O1 x\r\n"),
+            Err(WsError::MalformedResponse)
+        );
+        assert_eq!(
+            hs.check_response(b"\x10\x02\x00\x00"),
+            Err(WsError::MalformedResponse)
+        );
+    }
+
+    #[test]
+    fn each_header_error() {
+        let hs = Handshake::new(NONCE);
+        let good = response(hs.expected_accept());
+        let check = |text: &str| hs.check_response(text.as_bytes());
+        assert_eq!(
+            check(&good.replace("upgrade: WebSocket\r\n", "")),
+            Err(WsError::MissingUpgrade)
+        );
+        assert_eq!(
+            check(&good.replace("WebSocket", "h2c")),
+            Err(WsError::MissingUpgrade)
+        );
+        assert_eq!(
+            check(&good.replace("keep-alive, Upgrade", "keep-alive")),
+            Err(WsError::MissingConnectionUpgrade)
+        );
+        let no_accept = good.replace(
+            &std::format!("Sec-WebSocket-Accept: {}\r\n", hs.expected_accept()),
+            "",
+        );
+        assert_eq!(check(&no_accept), Err(WsError::MissingAccept));
+        assert_eq!(
+            check(&response("s3pPLMBiTxaQ9kGzzO0oo+xK4oo=")),
+            Err(WsError::AcceptMismatch)
+        );
+        assert_eq!(
+            check(&good.replace("sec-websocket-protocol:  mqtt \r\n", "")),
+            Err(WsError::MissingSubprotocol)
+        );
+        assert_eq!(
+            check(&good.replace(" mqtt ", "mqttv3.1")),
+            Err(WsError::WrongSubprotocol)
+        );
+        assert_eq!(
+            check(&good.replace(
+                "\r\n\r\n",
+                "\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n"
+            )),
+            Err(WsError::UnrequestedExtension)
+        );
+        assert_eq!(
+            check(&good.replace("upgrade:", "upgrade")),
+            Err(WsError::MalformedResponse)
+        );
+        assert_eq!(
+            check(&good.replace("\r\nupgrade", "\r\n upgrade")),
+            Err(WsError::MalformedResponse)
+        );
+        assert_eq!(
+            check("HTTP/1.1 101 Switching Protocols\r\n\r\n"),
+            Err(WsError::MissingUpgrade)
+        );
+    }
 }

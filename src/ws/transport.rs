@@ -483,3 +483,439 @@ mod nonblocking {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::frame::{FrameHeader, Opcode, apply_mask};
+    use super::super::handshake::Handshake;
+    use super::*;
+    use crate::Status;
+    use std::collections::VecDeque;
+    use std::vec::Vec;
+
+    /// A stream that hands out scripted chunks, records what is written, and has a fake
+    /// clock. With no chunk left it is silent (reads time out) or at end of stream.
+    #[derive(Default)]
+    struct Script {
+        chunks: VecDeque<Vec<u8>>,
+        written: Vec<u8>,
+        clock: u64,
+        eof: bool,
+    }
+
+    impl Script {
+        fn new(chunks: impl IntoIterator<Item = Vec<u8>>, eof: bool) -> Self {
+            Self {
+                chunks: chunks.into_iter().filter(|c| !c.is_empty()).collect(),
+                eof,
+                ..Self::default()
+            }
+        }
+    }
+
+    impl ErrorType for Script {
+        type Error = ErrorKind;
+    }
+
+    impl Read for Script {
+        fn read(&mut self, buf: &mut [u8]) -> Result<usize, ErrorKind> {
+            let Some(mut chunk) = self.chunks.pop_front() else {
+                return if self.eof { Ok(0) } else { Err(ErrorKind::TimedOut) };
+            };
+            let n = chunk.len().min(buf.len());
+            buf[..n].copy_from_slice(&chunk[..n]);
+            if n < chunk.len() {
+                self.chunks.push_front(chunk.split_off(n));
+            }
+            Ok(n)
+        }
+    }
+
+    impl Write for Script {
+        fn write(&mut self, buf: &[u8]) -> Result<usize, ErrorKind> {
+            self.written.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> Result<(), ErrorKind> {
+            Ok(())
+        }
+    }
+
+    impl ReadReady for Script {
+        fn read_ready(&mut self) -> Result<bool, ErrorKind> {
+            Ok(!self.chunks.is_empty() || self.eof)
+        }
+    }
+
+    impl Transport for Script {
+        fn now_ms(&mut self) -> u64 {
+            self.clock
+        }
+
+        fn wait_readable(&mut self, timeout_ms: u32) -> Result<bool, ErrorKind> {
+            if !self.chunks.is_empty() || self.eof {
+                return Ok(true);
+            }
+            self.clock += u64::from(timeout_ms);
+            Ok(false)
+        }
+    }
+
+    /// Random bytes 0, 1, 2, ...: the nonce is 0..16, then the masks follow.
+    fn counter() -> impl FnMut(&mut [u8]) {
+        let mut next = 0u8;
+        move |buf: &mut [u8]| {
+            for b in buf {
+                *b = next;
+                next = next.wrapping_add(1);
+            }
+        }
+    }
+
+    fn accept() -> std::string::String {
+        let nonce: [u8; 16] = core::array::from_fn(|i| i as u8);
+        Handshake::new(nonce).expected_accept().into()
+    }
+
+    fn response() -> Vec<u8> {
+        std::format!(
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Accept: {}\r\nSec-WebSocket-Protocol: mqtt\r\n\r\n",
+            accept()
+        )
+        .into_bytes()
+    }
+
+    fn frame(fin: bool, opcode: Opcode, payload: &[u8]) -> Vec<u8> {
+        let h = FrameHeader {
+            fin,
+            opcode,
+            mask: None,
+            len: payload.len() as u64,
+        };
+        let mut out = std::vec![0; h.encoded_len()];
+        h.encode(&mut out).unwrap();
+        out.extend_from_slice(payload);
+        out
+    }
+
+    /// The client frames in `bytes` (after the request), unmasked.
+    fn client_frames(mut bytes: &[u8]) -> Vec<(Opcode, Vec<u8>)> {
+        let mut frames = Vec::new();
+        while !bytes.is_empty() {
+            let Ok(Status::Complete((h, n))) = FrameHeader::decode(bytes) else {
+                panic!("bad client frame")
+            };
+            let key = h.mask.expect("client frames are masked");
+            let end = n + h.len as usize;
+            let mut payload = bytes[n..end].to_vec();
+            apply_mask(&mut payload, key, 0);
+            frames.push((h.opcode, payload));
+            bytes = &bytes[end..];
+        }
+        frames
+    }
+
+    /// The frames written after the handshake request.
+    fn written_frames(s: &Script) -> Vec<(Opcode, Vec<u8>)> {
+        let end = s.written.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+        client_frames(&s.written[end..])
+    }
+
+    fn server_stream() -> (Vec<u8>, Vec<u8>) {
+        let mut s = frame(false, Opcode::Binary, b"\x20\x02");
+        s.extend(frame(true, Opcode::Ping, b"hb"));
+        s.extend(frame(true, Opcode::Continuation, b"\x00\x00"));
+        s.extend(frame(true, Opcode::Binary, &[0x30; 700]));
+        s.extend(frame(true, Opcode::Close, b"\x03\xe8"));
+        let mut data = b"\x20\x02\x00\x00".to_vec();
+        data.extend([0x30; 700]);
+        (s, data)
+    }
+
+    fn read_to_end<T: Read>(t: &mut T, chunk: usize) -> Result<Vec<u8>, T::Error> {
+        let mut all = Vec::new();
+        let mut buf = std::vec![0; chunk];
+        loop {
+            match t.read(&mut buf)? {
+                0 => return Ok(all),
+                n => all.extend_from_slice(&buf[..n]),
+            }
+        }
+    }
+
+    #[test]
+    fn handshake_then_frames_split_at_every_position() {
+        let mut all = response();
+        let (frames, data) = server_stream();
+        all.extend(&frames);
+        for cut in 0..=all.len() {
+            let (a, b) = all.split_at(cut);
+            let script = Script::new([a.to_vec(), b.to_vec()], true);
+            let mut buf = [0u8; 256];
+            let mut ws = WsTransport::connect(script, &WsOptions::new("h:1"), counter(), &mut buf)
+                .unwrap_or_else(|e| panic!("cut {cut}: {e}"));
+            assert_eq!(read_to_end(&mut ws, 100).unwrap(), data, "cut {cut}");
+            assert_eq!(
+                written_frames(ws.inner_mut()),
+                [
+                    (Opcode::Pong, b"hb".to_vec()),
+                    (Opcode::Close, b"\x03\xe8".to_vec())
+                ],
+                "cut {cut}"
+            );
+            // Nothing can be sent after the close handshake.
+            assert_eq!(ws.write(b"x"), Err(TransportError::Ws(WsError::Closed)));
+        }
+    }
+
+    #[test]
+    fn request_is_sent_first() {
+        let script = Script::new([response()], true);
+        let mut buf = [0u8; 512];
+        let opts = WsOptions::new("broker:8080").path("/ws");
+        let mut ws = WsTransport::connect(script, &opts, counter(), &mut buf).unwrap();
+        let written = std::string::String::from_utf8(ws.inner_mut().written.clone()).unwrap();
+        assert!(
+            written.starts_with("GET /ws HTTP/1.1\r\nHost: broker:8080\r\n"),
+            "{written}"
+        );
+        assert!(written.contains("Sec-WebSocket-Protocol: mqtt\r\n"));
+    }
+
+    #[test]
+    fn writes_are_masked_binary_frames() {
+        let script = Script::new([response()], false);
+        let mut buf = [0u8; 512];
+        let mut ws = WsTransport::connect(script, &WsOptions::new("h"), counter(), &mut buf).unwrap();
+        let big: Vec<u8> = (0..1000u32).map(|i| i as u8).collect();
+        assert_eq!(ws.write(b"\xc0\x00"), Ok(2));
+        assert_eq!(ws.write(&big), Ok(1000));
+        assert_eq!(ws.write(b""), Ok(0));
+        ws.close().unwrap();
+        assert_eq!(
+            written_frames(ws.inner_mut()),
+            [
+                (Opcode::Binary, b"\xc0\x00".to_vec()),
+                (Opcode::Binary, big),
+                (Opcode::Close, b"\x03\xe8".to_vec()),
+            ]
+        );
+        assert_eq!(ws.write(b"x"), Err(TransportError::Ws(WsError::Closed)));
+    }
+
+    #[test]
+    fn silent_server_times_out_naming_the_missing_response() {
+        let script = Script::new([], false);
+        let mut buf = [0u8; 512];
+        let opts = WsOptions::new("h").handshake_timeout_ms(1500);
+        let err = WsTransport::connect(script, &opts, counter(), &mut buf).unwrap_err();
+        assert_eq!(err, TransportError::Ws(WsError::NoResponse { timeout_ms: 1500 }));
+        assert_eq!(
+            std::format!("{err}"),
+            "WebSocket: no HTTP 101 response from the server within 1500 ms"
+        );
+        // A partial response is no better.
+        let script = Script::new([b"HTTP/1.1 101 Switching".to_vec()], false);
+        let err = WsTransport::connect(script, &opts, counter(), &mut buf).unwrap_err();
+        assert_eq!(err, TransportError::Ws(WsError::NoResponse { timeout_ms: 1500 }));
+    }
+
+    #[test]
+    fn handshake_failures() {
+        let mut buf = [0u8; 512];
+        let connect = |chunks: Vec<Vec<u8>>, buf: &mut [u8]| {
+            WsTransport::connect(Script::new(chunks, true), &WsOptions::new("h"), counter(), buf)
+                .map(drop)
+                .unwrap_err()
+        };
+        assert_eq!(
+            connect(std::vec![b"HTTP/1.1 400 Bad Request\r\n\r\n".to_vec()], &mut buf),
+            TransportError::Ws(WsError::UnexpectedStatus(400))
+        );
+        assert_eq!(
+            connect(std::vec![b"HTTP/1.1 101 OK\r\n".to_vec()], &mut buf),
+            TransportError::Ws(WsError::ClosedDuringHandshake)
+        );
+        let bad = std::string::String::from_utf8(response())
+            .unwrap()
+            .replace(&accept(), "x");
+        assert_eq!(
+            connect(std::vec![bad.into_bytes()], &mut buf),
+            TransportError::Ws(WsError::AcceptMismatch)
+        );
+        let mut long = response();
+        long.splice(
+            20..20,
+            std::format!("X-Padding: {}\r\n", "x".repeat(300)).into_bytes(),
+        );
+        assert_eq!(
+            connect(std::vec![long], &mut buf[..256]),
+            TransportError::Ws(WsError::ResponseTooLarge { limit: 256 })
+        );
+        assert_eq!(
+            connect(std::vec![], &mut buf[..100]),
+            TransportError::Ws(WsError::BufferTooSmall { needed: 174 })
+        );
+    }
+
+    #[test]
+    fn wait_readable_counts_payload_not_control_frames() {
+        let mut first = response();
+        first.extend(frame(true, Opcode::Ping, b"1"));
+        let script = Script::new([first, frame(true, Opcode::Binary, b"abc")], false);
+        let mut buf = [0u8; 512];
+        let mut ws = WsTransport::connect(script, &WsOptions::new("h"), counter(), &mut buf).unwrap();
+        // The ping is answered during the wait; the data frame makes it ready.
+        assert_eq!(ws.wait_readable(1000), Ok(true));
+        assert_eq!(written_frames(ws.inner_mut()), [(Opcode::Pong, b"1".to_vec())]);
+        let mut two = [0u8; 2];
+        assert_eq!(ws.read(&mut two), Ok(2));
+        // One payload byte still buffered: ready at once, without touching the clock.
+        let clock = ws.now_ms();
+        assert_eq!(ws.wait_readable(0), Ok(true));
+        assert_eq!(ws.read_ready(), Ok(true));
+        assert_eq!(ws.read(&mut two), Ok(1));
+        assert_eq!(ws.now_ms(), clock);
+        // Nothing more: not ready, and a read times out without losing state.
+        assert_eq!(ws.wait_readable(500), Ok(false));
+        assert_eq!(ws.now_ms(), clock + 500);
+        assert_eq!(ws.read_ready(), Ok(false));
+        assert_eq!(ws.read(&mut two), Err(TransportError::Io(ErrorKind::TimedOut)));
+    }
+
+    #[test]
+    fn end_of_stream_inside_a_frame_is_an_error() {
+        let mut first = response();
+        first.extend(&frame(true, Opcode::Binary, b"abcdef")[..4]);
+        let script = Script::new([first], true);
+        let mut buf = [0u8; 512];
+        let mut ws = WsTransport::connect(script, &WsOptions::new("h"), counter(), &mut buf).unwrap();
+        let mut out = [0u8; 10];
+        assert_eq!(ws.read(&mut out), Ok(2));
+        assert_eq!(
+            ws.read(&mut out),
+            Err(TransportError::Ws(WsError::TruncatedFrame))
+        );
+        // Every error is final.
+        assert_eq!(
+            ws.read(&mut out),
+            Err(TransportError::Ws(WsError::TruncatedFrame))
+        );
+        // Between frames it is a plain end of stream.
+        let script = Script::new([response()], true);
+        let mut ws = WsTransport::connect(script, &WsOptions::new("h"), counter(), &mut buf).unwrap();
+        assert_eq!(ws.read(&mut out), Ok(0));
+    }
+
+    #[test]
+    fn protocol_error_from_the_server_is_reported_and_final() {
+        let mut first = response();
+        first.extend(frame(true, Opcode::Text, b"{}"));
+        let script = Script::new([first], false);
+        let mut buf = [0u8; 512];
+        let mut ws = WsTransport::connect(script, &WsOptions::new("h"), counter(), &mut buf).unwrap();
+        let mut out = [0u8; 10];
+        let err = ws.read(&mut out).unwrap_err();
+        assert_eq!(err, TransportError::Ws(WsError::TextFrame));
+        assert_eq!(embedded_io::Error::kind(&err), ErrorKind::InvalidData);
+        assert_eq!(ws.write(b"x"), Err(TransportError::Ws(WsError::TextFrame)));
+    }
+
+    #[cfg(feature = "async")]
+    mod asynchronous {
+        use super::*;
+        use crate::client::AsyncTransport;
+        use crate::ws::AsyncWsTransport;
+
+        impl embedded_io_async::Read for Script {
+            async fn read(&mut self, buf: &mut [u8]) -> Result<usize, ErrorKind> {
+                Read::read(self, buf)
+            }
+        }
+
+        impl embedded_io_async::Write for Script {
+            async fn write(&mut self, buf: &[u8]) -> Result<usize, ErrorKind> {
+                Write::write(self, buf)
+            }
+
+            async fn flush(&mut self) -> Result<(), ErrorKind> {
+                Ok(())
+            }
+        }
+
+        impl AsyncTransport for Script {
+            fn now_ms(&mut self) -> u64 {
+                self.clock
+            }
+
+            async fn wait_readable(&mut self, timeout_ms: u32) -> Result<bool, ErrorKind> {
+                Transport::wait_readable(self, timeout_ms)
+            }
+        }
+
+        /// Runs a future that never waits (everything here is scripted).
+        fn block_on<F: core::future::Future>(f: F) -> F::Output {
+            let mut f = core::pin::pin!(f);
+            let mut cx = core::task::Context::from_waker(core::task::Waker::noop());
+            match f.as_mut().poll(&mut cx) {
+                core::task::Poll::Ready(v) => v,
+                core::task::Poll::Pending => panic!("scripted future is pending"),
+            }
+        }
+
+        #[test]
+        fn async_twin_behaves_the_same() {
+            block_on(async {
+                let mut all = response();
+                let (frames, data) = server_stream();
+                all.extend(&frames);
+                for cut in (0..=all.len()).step_by(7) {
+                    let (a, b) = all.split_at(cut);
+                    let script = Script::new([a.to_vec(), b.to_vec()], true);
+                    let mut buf = [0u8; 256];
+                    let mut ws = AsyncWsTransport::connect(script, &WsOptions::new("h"), counter(), &mut buf)
+                        .await
+                        .unwrap();
+                    assert_eq!(ws.wait_readable(10).await, Ok(true));
+                    let mut got = Vec::new();
+                    let mut chunk = [0u8; 64];
+                    loop {
+                        match embedded_io_async::Read::read(&mut ws, &mut chunk).await.unwrap() {
+                            0 => break,
+                            n => got.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                    assert_eq!(got, data, "cut {cut}");
+                    assert_eq!(
+                        written_frames(ws.inner_mut()),
+                        [
+                            (Opcode::Pong, b"hb".to_vec()),
+                            (Opcode::Close, b"\x03\xe8".to_vec())
+                        ]
+                    );
+                }
+                let opts = WsOptions::new("h").handshake_timeout_ms(20);
+                let mut buf = [0u8; 256];
+                let err = AsyncWsTransport::connect(Script::new([], false), &opts, counter(), &mut buf)
+                    .await
+                    .unwrap_err();
+                assert_eq!(err, TransportError::Ws(WsError::NoResponse { timeout_ms: 20 }));
+                let script = Script::new([response()], false);
+                let mut ws = AsyncWsTransport::connect(script, &opts, counter(), &mut buf)
+                    .await
+                    .unwrap();
+                assert_eq!(embedded_io_async::Write::write(&mut ws, b"\xe0\x00").await, Ok(2));
+                ws.close().await.unwrap();
+                assert_eq!(
+                    written_frames(ws.inner_mut()),
+                    [
+                        (Opcode::Binary, b"\xe0\x00".to_vec()),
+                        (Opcode::Close, b"\x03\xe8".to_vec())
+                    ]
+                );
+            });
+        }
+    }
+}
