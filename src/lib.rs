@@ -21,6 +21,8 @@ mod io;
 pub mod packet;
 pub mod session;
 pub mod status;
+#[cfg(feature = "tls")]
+pub mod tls;
 pub mod topic;
 pub mod types;
 mod wire;
