@@ -1,6 +1,8 @@
 #![doc = include_str!("../README.md")]
 #![no_std]
 #![forbid(unsafe_code)]
+// docs.rs (nightly, `--cfg docsrs`): show which feature each item needs.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
 #![cfg_attr(
     not(test),
@@ -21,9 +23,12 @@ mod io;
 pub mod packet;
 pub mod session;
 pub mod status;
+#[cfg(feature = "tls")]
+pub mod tls;
 pub mod topic;
 pub mod types;
 mod wire;
+pub mod ws;
 
 pub use error::{DecodeError, EncodeError, EncodeToError, ReadPacketError};
 pub use io::{read_fixed_header, read_packet};

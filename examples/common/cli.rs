@@ -95,6 +95,7 @@ impl Conn {
             user: self.user.as_deref(),
             password: self.password.as_deref().map(str::as_bytes),
             keep_alive: self.keep_alive,
+            ..ClientOptions::default()
         }
     }
 

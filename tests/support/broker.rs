@@ -274,6 +274,11 @@ pub struct BrokerConfig {
     /// anonymous listener's block, so listener-scoped options apply to the
     /// anonymous listener; global options may be given as well.
     pub extra: Vec<String>,
+    /// More listeners, each on its own free port chosen by the harness
+    /// ([`Broker::listener_port`]): the option lines of each listener block
+    /// (for example `protocol websockets`). They come after every other
+    /// listener, so the harness' retries and restarts cover their ports too.
+    pub listeners: Vec<Vec<String>>,
 }
 
 impl BrokerConfig {
@@ -299,6 +304,31 @@ impl BrokerConfig {
         self.extra.push(line.into());
         self
     }
+
+    /// Adds a listener on its own port with these option lines (see
+    /// [`BrokerConfig::listeners`]); its index for [`Broker::listener_port`]
+    /// is the number of listeners added before it.
+    pub fn listener<S: Into<String>>(mut self, lines: impl IntoIterator<Item = S>) -> Self {
+        self.listeners.push(lines.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Adds an anonymous MQTT-over-WebSocket listener (`protocol websockets`).
+    /// mosquitto 2.0.11 refuses a configuration whose only listeners are
+    /// websockets ones, which is why the plain listener always stays.
+    pub fn websockets(self) -> Self {
+        self.listener(["protocol websockets"])
+    }
+
+    /// Adds an anonymous MQTT-over-WebSocket listener behind TLS (`wss`), with
+    /// the server certificate and key in the PEM files `certfile`/`keyfile`.
+    pub fn websockets_tls(self, certfile: &Path, keyfile: &Path) -> Self {
+        self.listener([
+            "protocol websockets".to_owned(),
+            format!("certfile {}", certfile.display()),
+            format!("keyfile {}", keyfile.display()),
+        ])
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -316,6 +346,7 @@ pub struct Broker {
     log_path: PathBuf,
     port: u16,
     auth_port: Option<u16>,
+    listener_ports: Vec<u16>,
     child: Option<Child>,
 }
 
@@ -350,15 +381,18 @@ impl Broker {
             config: cfg,
             port: 0,
             auth_port: None,
+            listener_ports: Vec::new(),
             child: None,
         };
         broker.prepare_files();
 
         let mut failures = Vec::new();
         for attempt in 1..=START_ATTEMPTS {
-            let ports = free_ports(if broker.config.password.is_some() { 2 } else { 1 });
+            let fixed = if broker.config.password.is_some() { 2 } else { 1 };
+            let ports = free_ports(fixed + broker.config.listeners.len());
             broker.port = ports[0];
-            broker.auth_port = ports.get(1).copied();
+            broker.auth_port = ports[1..fixed].first().copied();
+            broker.listener_ports = ports[fixed..].to_vec();
             let conf = broker.render_config();
             fs::write(&broker.conf_path, conf)
                 .unwrap_or_else(|e| panic!("cannot write {}: {e}", broker.conf_path.display()));
@@ -391,6 +425,18 @@ impl Broker {
     /// The socket address of the anonymous listener.
     pub fn addr(&self) -> SocketAddr {
         SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, self.port))
+    }
+
+    /// The port of the `index`-th listener added with [`BrokerConfig::listener`]
+    /// (or [`BrokerConfig::websockets`], ...). Panics if there is no such listener.
+    pub fn listener_port(&self, index: usize) -> u16 {
+        *self.listener_ports.get(index).unwrap_or_else(|| {
+            panic!(
+                "the broker has {} extra listener(s), not {}",
+                self.listener_ports.len(),
+                index + 1
+            )
+        })
     }
 
     /// The socket address of the password-protected listener, if any.
@@ -479,7 +525,10 @@ impl Broker {
     }
 
     fn ports(&self) -> Vec<u16> {
-        std::iter::once(self.port).chain(self.auth_port).collect()
+        std::iter::once(self.port)
+            .chain(self.auth_port)
+            .chain(self.listener_ports.iter().copied())
+            .collect()
     }
 
     /// Creates the files that stay the same across port retries and restarts.
@@ -528,6 +577,14 @@ impl Broker {
             lines.push(format!("listener {auth_port} 127.0.0.1"));
             lines.push("allow_anonymous false".to_owned());
             lines.push(format!("password_file {}", self.dir.join("passwd").display()));
+        }
+        for (port, options) in self.listener_ports.iter().zip(&self.config.listeners) {
+            lines.push(format!("listener {port} 127.0.0.1"));
+            if self.config.password.is_some() && !options.iter().any(|l| l.starts_with("allow_anonymous")) {
+                // per_listener_settings is on: each listener needs its own.
+                lines.push("allow_anonymous true".to_owned());
+            }
+            lines.extend(options.iter().cloned());
         }
         lines.push(String::new());
         lines.join("\n")

@@ -57,6 +57,15 @@ pub struct Pki {
     pub key: PathBuf,
     /// A CA certificate that signed nothing the broker presents.
     pub other_ca: PathBuf,
+    /// A client certificate (CN `umqtt-client`) signed by [`Pki::ca`], for mutual TLS.
+    pub client_cert: PathBuf,
+    /// The client certificate's private key (PKCS#8, ECDSA P-256).
+    pub client_key: PathBuf,
+    /// A client certificate and key signed by [`Pki::other_ca`], which the broker does
+    /// not trust.
+    pub untrusted_client_cert: PathBuf,
+    /// The key of [`Pki::untrusted_client_cert`].
+    pub untrusted_client_key: PathBuf,
 }
 
 impl Pki {
@@ -77,6 +86,10 @@ impl Pki {
             cert: dir.join("server.pem"),
             key: dir.join("server.key"),
             other_ca: dir.join("other-ca.pem"),
+            client_cert: dir.join("client.pem"),
+            client_key: dir.join("client.key"),
+            untrusted_client_cert: dir.join("untrusted-client.pem"),
+            untrusted_client_key: dir.join("untrusted-client.key"),
             dir,
         };
 
@@ -103,6 +116,13 @@ impl Pki {
         let other_cert = other_params
             .self_signed(&other_key)
             .expect("self-sign the other CA");
+        let other_issuer = Issuer::new(other_params, other_key);
+        let (client_cert, client_key) = client_certificate(&issuer);
+        let (untrusted_cert, untrusted_key) = client_certificate(&other_issuer);
+        write(&pki.client_cert, &client_cert);
+        write(&pki.client_key, &client_key);
+        write(&pki.untrusted_client_cert, &untrusted_cert);
+        write(&pki.untrusted_client_key, &untrusted_key);
 
         write(&pki.ca, &ca_cert.pem());
         write(&pki.cert, &server_cert.pem());
@@ -121,6 +141,19 @@ impl Drop for Pki {
     fn drop(&mut self) {
         let _ = fs::remove_dir_all(&self.dir);
     }
+}
+
+/// A client certificate (PEM) and its key (PEM) signed by `issuer`.
+fn client_certificate(issuer: &Issuer<'_, KeyPair>) -> (String, String) {
+    let mut params = CertificateParams::new(Vec::<String>::new()).expect("client certificate params");
+    params.distinguished_name.push(DnType::CommonName, "umqtt-client");
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    let key = KeyPair::generate().expect("client key");
+    let cert = params
+        .signed_by(&key, issuer)
+        .expect("sign the client certificate");
+    (cert.pem(), key.serialize_pem())
 }
 
 fn new_ca(name: &str) -> (CertificateParams, KeyPair) {
