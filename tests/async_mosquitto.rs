@@ -145,10 +145,11 @@ async fn async_wait_msg_loop_keeps_the_connection_alive_for_30_s() {
     let id = unique("aka");
     let topic = unique("async/ka");
     let (mut rx, mut tx) = ([0u8; 256], [0u8; 256]);
-    let mut client = AsyncMqttClient::new(tcp(&broker).await, &id, &mut rx, &mut tx).with_options(ClientOptions {
-        keep_alive: 2,
-        ..ClientOptions::default()
-    });
+    let mut client =
+        AsyncMqttClient::new(tcp(&broker).await, &id, &mut rx, &mut tx).with_options(ClientOptions {
+            keep_alive: 2,
+            ..ClientOptions::default()
+        });
     within(10, client.connect(true)).await.expect("connect");
     let start = Instant::now();
     let mut packets = 0;
@@ -157,23 +158,34 @@ async fn async_wait_msg_loop_keeps_the_connection_alive_for_30_s() {
         assert!(within(5, client.wait_msg()).await.expect("wait_msg").is_none());
         packets += 1;
     }
-    assert!(packets >= 14, "only {packets} PINGRESPs in 30 s with keep-alive 2 s");
+    assert!(
+        packets >= 14,
+        "only {packets} PINGRESPs in 30 s with keep-alive 2 s"
+    );
     let log = broker.log();
     assert!(
         log.matches(&format!("Received PINGREQ from {id}")).count() >= 14,
         "mosquitto logged too few PINGREQs from {id}"
     );
-    assert!(!log.contains("exceeded timeout"), "mosquitto dropped the client:\n{log}");
+    assert!(
+        !log.contains("exceeded timeout"),
+        "mosquitto dropped the client:\n{log}"
+    );
 
     assert_eq!(
-        within(10, client.subscribe(&topic, QoS::AtLeastOnce)).await.expect("subscribe"),
+        within(10, client.subscribe(&topic, QoS::AtLeastOnce))
+            .await
+            .expect("subscribe"),
         QoS::AtLeastOnce
     );
     within(10, client.publish(&topic, b"alive", false, QoS::AtLeastOnce))
         .await
         .expect("publish");
     // The echo arrived while publish waited for its PUBACK: it was held for wait_msg.
-    let msg = within(10, client.wait_msg()).await.expect("wait_msg").expect("the echo");
+    let msg = within(10, client.wait_msg())
+        .await
+        .expect("wait_msg")
+        .expect("the echo");
     assert_eq!((msg.topic.as_str(), msg.payload), (topic.as_str(), &b"alive"[..]));
     within(10, client.disconnect()).await.expect("disconnect");
 }

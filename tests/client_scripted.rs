@@ -72,7 +72,13 @@ fn publish_bytes(topic: &str, payload: &[u8], qos: QoS, id: u16, dup: bool, reta
 
 /// Whether `r` is the error for a PINGREQ left unanswered.
 fn is_ping_timeout<T>(r: Result<T, ClientError<ScriptError>>) -> bool {
-    matches!(r, Err(ClientError::Timeout { awaited: Awaited::PingResp, .. }))
+    matches!(
+        r,
+        Err(ClientError::Timeout {
+            awaited: Awaited::PingResp,
+            ..
+        })
+    )
 }
 
 /// What `wait_msg`/`check_msg` returned, without the borrow: `Some(Publish)` for a message.
@@ -814,6 +820,28 @@ fn reconnect_resends_unacked_qos1_publish_with_dup_over_new_transport_mqtt_4_4_0
     // The PUBACK for the re-sent message completes it.
     assert_eq!(kind(c.wait_msg()), Ok(None) /* PubAck */);
     assert_eq!(c.session().inflight(), 0);
+}
+
+/// `disconnect` writes exactly DISCONNECT; `connect` afterwards asks the transport for a new
+/// connection (umqtt.simple opens a new socket) and says so in words when it cannot give one,
+/// instead of writing a CONNECT into the closed one.
+#[test]
+fn connect_after_disconnect_needs_a_new_connection_mqtt_3_14_4_1() {
+    let (mut rx, mut tx) = ([0u8; 64], [0u8; 64]);
+    let mut c = connected(&mut rx, &mut tx, &[]);
+    assert_eq!(c.disconnect(), Ok(()));
+    assert_eq!(written(&mut c), DISCONNECT);
+    let refused = c.connect(true);
+    assert_eq!(refused, Err(ClientError::TransportClosed));
+    assert!(written(&mut c).is_empty(), "nothing is written into a closed connection");
+    assert!(
+        refused.unwrap_err().to_string().contains("connection"),
+        "the error is a sentence about the connection"
+    );
+    // Given a new connection, the same client connects again.
+    drop(c.replace_transport(ScriptedTransport::with_inbound(&CONNACK)));
+    assert_eq!(c.connect(true), Ok(false));
+    assert_eq!(written(&mut c), connect_bytes(true, 60));
 }
 
 #[test]

@@ -1227,12 +1227,6 @@ fn mosquitto_sub_gets_our_qos2_publish_exactly_once() {
     assert_eq!(sub.wait_lines(2, LINES_TIMEOUT), ["2 exactly once", "2 marker"]);
 }
 
-/// Clock for the silent-broker test: milliseconds since the first call.
-fn test_clock_ms() -> u64 {
-    static START: OnceLock<Instant> = OnceLock::new();
-    START.get_or_init(Instant::now).elapsed().as_millis() as u64
-}
-
 /// A broker that accepts the connection and then never answers again: a client blocked in
 /// `wait_msg` (no polling) sends its PINGREQ after one keep-alive interval and reports the
 /// missing PINGRESP by 1.5x keep-alive, as the spec has a server do for a silent client.
@@ -1250,7 +1244,11 @@ fn silent_broker_gives_ping_timeout_by_the_keep_alive_deadline() {
     let mut c = Peer::with(fake.addr(), "silent-broker", options, 256);
     c.client.connect(true).expect("CONNACK arrives");
     let started = Instant::now();
-    let err = c.client.wait_msg().map(|m| m.is_some()).expect_err("the broker is silent");
+    let err = c
+        .client
+        .wait_msg()
+        .map(|m| m.is_some())
+        .expect_err("the broker is silent");
     let elapsed = started.elapsed();
     assert!(
         matches!(
@@ -1264,8 +1262,14 @@ fn silent_broker_gives_ping_timeout_by_the_keep_alive_deadline() {
     );
     assert_eq!(err.to_string(), "no PINGRESP from the server within 1000 ms");
     // One keep-alive interval to the PINGREQ, half of one more to give up.
-    assert!(elapsed >= Duration::from_millis(2_900), "gave up too early: {elapsed:?}");
-    assert!(elapsed < Duration::from_millis(3_500), "gave up too late: {elapsed:?}");
+    assert!(
+        elapsed >= Duration::from_millis(2_900),
+        "gave up too early: {elapsed:?}"
+    );
+    assert!(
+        elapsed < Duration::from_millis(3_500),
+        "gave up too late: {elapsed:?}"
+    );
     assert_eq!(c.client.session().phase(), Phase::Disconnected);
     drop(c);
     let sent = fake.finish();

@@ -202,7 +202,11 @@ impl<'b, const N: usize, const S: usize> Core<'b, N, S> {
     // --- outgoing -------------------------------------------------------------------------
 
     /// Encodes CONNECT into the transmit buffer and starts the connect timeout.
-    pub(crate) fn start_connect<E>(&mut self, clean_session: bool, now: u64) -> Result<&[u8], ClientError<E>> {
+    pub(crate) fn start_connect<E>(
+        &mut self,
+        clean_session: bool,
+        now: u64,
+    ) -> Result<&[u8], ClientError<E>> {
         let connect = Connect {
             clean_session,
             keep_alive: self.options.keep_alive,
@@ -215,7 +219,10 @@ impl<'b, const N: usize, const S: usize> Core<'b, N, S> {
         let n = encode_into(self.tx, &Packet::Connect(connect))?;
         self.session.set_response_timeout(self.options.connect_timeout_ms);
         self.session.connect(connect, now)?;
-        self.expect = Some((Awaited::ConnAck, now.saturating_add(self.options.connect_timeout_ms)));
+        self.expect = Some((
+            Awaited::ConnAck,
+            now.saturating_add(self.options.connect_timeout_ms),
+        ));
         Ok(self.tx.get(..n).unwrap_or(&[]))
     }
 
@@ -245,7 +252,12 @@ impl<'b, const N: usize, const S: usize> Core<'b, N, S> {
 
     /// Refuses a QoS 1/2 message that could never fit in the re-send store, with the size
     /// it needs (a store that is only full for now says `StoreFull`).
-    fn check_storable<E>(&self, topic: TopicName<'_>, msg: &[u8], retain: bool) -> Result<(), ClientError<E>> {
+    fn check_storable<E>(
+        &self,
+        topic: TopicName<'_>,
+        msg: &[u8],
+        retain: bool,
+    ) -> Result<(), ClientError<E>> {
         let probe = Publish::new(topic, msg, Delivery::AtLeastOnce(PacketId::MIN), retain);
         let needed = Packet::Publish(probe).encoded_len();
         if needed > self.session.store_capacity() {
@@ -348,10 +360,14 @@ impl<'b, const N: usize, const S: usize> Core<'b, N, S> {
     pub(crate) fn poll_timeout(&self) -> Option<u64> {
         let packet_end = (self.have > 0 || self.discard > 0)
             .then(|| self.started.saturating_add(self.options.packet_timeout_ms));
-        [self.session.poll_timeout(), packet_end, self.expect.map(|(_, t)| t)]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.session.poll_timeout(),
+            packet_end,
+            self.expect.map(|(_, t)| t),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Runs every timer at `now`: returns a PINGREQ to send when keep-alive is due, or the
@@ -427,7 +443,11 @@ impl<'b, const N: usize, const S: usize> Core<'b, N, S> {
     ///
     /// # Errors
     /// A malformed packet or a protocol violation; the connection is then over.
-    pub(crate) fn handle_read<E>(&mut self, n: usize, now: u64) -> Result<Option<(Step, Option<Small>)>, ClientError<E>> {
+    pub(crate) fn handle_read<E>(
+        &mut self,
+        n: usize,
+        now: u64,
+    ) -> Result<Option<(Step, Option<Small>)>, ClientError<E>> {
         if n == 0 {
             return Ok(None);
         }
@@ -548,7 +568,8 @@ impl<'b, const N: usize, const S: usize> Core<'b, N, S> {
 
     /// Hands out the first held message: it is dropped at the next call.
     pub(crate) fn pop_held(&mut self) -> Option<Publish<'_>> {
-        let Ok(Status::Complete((Packet::Publish(p), len))) = decode_from_server(self.rx.get(..self.held)?) else {
+        let Ok(Status::Complete((Packet::Publish(p), len))) = decode_from_server(self.rx.get(..self.held)?)
+        else {
             return None;
         };
         self.handed = Handed::Front(len);

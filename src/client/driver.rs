@@ -97,7 +97,11 @@ pub(crate) struct Driver<'b, T, const N: usize, const S: usize> {
 }
 
 /// Writes `head`, then `tail` unless it is empty, and flushes.
-async fn write_parts<T: AsyncTransport>(t: &mut T, head: &[u8], tail: &[u8]) -> Result<(), ClientError<T::Error>> {
+async fn write_parts<T: AsyncTransport>(
+    t: &mut T,
+    head: &[u8],
+    tail: &[u8],
+) -> Result<(), ClientError<T::Error>> {
     t.write_all(head).await.map_err(ClientError::Io)?;
     if !tail.is_empty() {
         t.write_all(tail).await.map_err(ClientError::Io)?;
@@ -137,8 +141,13 @@ impl<'b, T: AsyncTransport, const N: usize, const S: usize> Driver<'b, T, N, S> 
     /// Runs the timers and reads until one packet has been processed, and returns what it
     /// meant. Without `block`, returns `None` at once when no packet has started to arrive.
     /// Every wait is bounded by the core's next deadline; a read that times out is a tick.
+    /// Fails with `NotConnected` without a connection: nothing can arrive, so waiting
+    /// would never end.
     async fn next_step(&mut self, block: bool) -> Result<Option<Step>, ClientError<T::Error>> {
         loop {
+            if self.core.session.phase() == Phase::Disconnected {
+                return Err(ProtocolError::NotConnected.into());
+            }
             let now = self.now();
             if let Some(ping) = self.core.handle_timeout(now)? {
                 self.send_small(ping).await?;
@@ -268,8 +277,9 @@ impl<'b, T: AsyncTransport, const N: usize, const S: usize> Driver<'b, T, N, S> 
         }
     }
 
-    /// Queues a QoS 1/2 message and sends it when connected (`RobustClient`'s publish).
-    pub(crate) async fn queue_and_send(
+    /// Queues a QoS 1/2 message without sending it (`RobustClient`'s publish): from here on
+    /// it survives any failure and goes out with the next re-send.
+    pub(crate) fn queue(
         &mut self,
         topic: &str,
         msg: &[u8],
@@ -278,15 +288,20 @@ impl<'b, T: AsyncTransport, const N: usize, const S: usize> Driver<'b, T, N, S> 
     ) -> Result<PacketId, ClientError<T::Error>> {
         self.core.begin(true);
         let topic = TopicName::new(topic)?;
-        let id = self.core.queue_publish(topic, msg, retain, qos)?;
-        if self.core.session.phase() == Phase::Connected {
-            let now = self.now();
-            let bytes = self.core.session.publish_bytes(id).unwrap_or(&[]);
-            let written = write_parts(&mut self.transport, bytes, &[]).await;
-            self.core.published(Some(id), now);
-            written.map_err(|e| self.core.fail(e))?;
+        self.core.queue_publish(topic, msg, retain, qos)
+    }
+
+    /// Sends the queued message `id` if connected; without a connection the next
+    /// `connect` re-sends it.
+    pub(crate) async fn send_queued(&mut self, id: PacketId) -> Result<(), ClientError<T::Error>> {
+        if self.core.session.phase() != Phase::Connected {
+            return Ok(());
         }
-        Ok(id)
+        let now = self.now();
+        let bytes = self.core.session.publish_bytes(id).unwrap_or(&[]);
+        let written = write_parts(&mut self.transport, bytes, &[]).await;
+        self.core.published(Some(id), now);
+        written.map_err(|e| self.core.fail(e))
     }
 
     pub(crate) async fn until_published(&mut self, id: PacketId) -> Result<(), ClientError<T::Error>> {
@@ -339,7 +354,10 @@ impl<'b, T: AsyncTransport, const N: usize, const S: usize> Driver<'b, T, N, S> 
     }
 
     /// `wait_msg` (`block`) and `check_msg`.
-    pub(crate) async fn next_message(&mut self, block: bool) -> Result<Option<Publish<'_>>, ClientError<T::Error>> {
+    pub(crate) async fn next_message(
+        &mut self,
+        block: bool,
+    ) -> Result<Option<Publish<'_>>, ClientError<T::Error>> {
         self.core.begin(false);
         if self.core.has_held() {
             return Ok(self.core.pop_held());

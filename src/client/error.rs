@@ -49,9 +49,18 @@ impl fmt::Display for Awaited {
             Self::PacketEnd {
                 received,
                 length: Some(length),
-            } => write!(f, "an incoming packet stopped after {received} of its {length} bytes"),
-            Self::PacketEnd { received, length: None } => {
-                write!(f, "an incoming packet stopped after {received} bytes of its header")
+            } => write!(
+                f,
+                "an incoming packet stopped after {received} of its {length} bytes"
+            ),
+            Self::PacketEnd {
+                received,
+                length: None,
+            } => {
+                write!(
+                    f,
+                    "an incoming packet stopped after {received} bytes of its header"
+                )
             }
         }
     }
@@ -199,7 +208,10 @@ impl<E: fmt::Display> fmt::Display for ClientError<E> {
             Self::SubscribeRefused => f.write_str("subscription refused by the server"),
             Self::Timeout { awaited, after_ms } => write!(f, "{awaited} within {after_ms} ms"),
             Self::PacketTooLarge { packet_type, len } => {
-                write!(f, "incoming {packet_type} of {len} bytes exceeds the receive buffer")
+                write!(
+                    f,
+                    "incoming {packet_type} of {len} bytes exceeds the receive buffer"
+                )
             }
             Self::MessageTooLarge { needed, capacity } => write!(
                 f,
@@ -208,7 +220,10 @@ impl<E: fmt::Display> fmt::Display for ClientError<E> {
             ),
             Self::InvalidTopic(e) => write!(f, "invalid topic: {e}"),
             Self::ReceiveBufferTooSmall { len, min } => {
-                write!(f, "the receive buffer of {len} bytes is smaller than the minimum of {min}")
+                write!(
+                    f,
+                    "the receive buffer of {len} bytes is smaller than the minimum of {min}"
+                )
             }
         }
     }

@@ -285,7 +285,13 @@ macro_rules! settings {
     };
 }
 
-settings!(MqttClient, Transport, Blocking, Blocking::get_mut, Blocking::into_inner);
+settings!(
+    MqttClient,
+    Transport,
+    Blocking,
+    Blocking::get_mut,
+    Blocking::into_inner
+);
 settings!(
     AsyncMqttClient,
     AsyncTransport,
@@ -351,7 +357,13 @@ impl<'b, T: Transport, const N: usize, const S: usize> MqttClient<'b, T, N, S> {
     /// [`ClientError::Encode`] (nothing was sent for these); [`ClientError::Timeout`] naming
     /// the missing acknowledgement, transport errors (the message stays queued for the
     /// next `connect(false)`: do not publish it again).
-    pub fn publish(&mut self, topic: &str, msg: &[u8], retain: bool, qos: QoS) -> Result<(), ClientError<T::Error>> {
+    pub fn publish(
+        &mut self,
+        topic: &str,
+        msg: &[u8],
+        retain: bool,
+        qos: QoS,
+    ) -> Result<(), ClientError<T::Error>> {
         block_on(self.0.publish(topic, msg, retain, qos))
     }
 
@@ -453,7 +465,13 @@ impl<'b, T: AsyncTransport, const N: usize, const S: usize> AsyncMqttClient<'b, 
     ///
     /// # Errors
     /// As [`MqttClient::publish`].
-    pub async fn publish(&mut self, topic: &str, msg: &[u8], retain: bool, qos: QoS) -> Result<(), ClientError<T::Error>> {
+    pub async fn publish(
+        &mut self,
+        topic: &str,
+        msg: &[u8],
+        retain: bool,
+        qos: QoS,
+    ) -> Result<(), ClientError<T::Error>> {
         self.0.publish(topic, msg, retain, qos).await
     }
 

@@ -36,8 +36,11 @@ pub trait AsyncConnector<T: ErrorType> {
 
 /// What the wrapper does with an error: retry after reconnecting, or hand it to the caller
 /// (a refused connection is not retried: retrying cannot fix credentials).
+/// Whether `e` is worth a reconnection: the connection ended (but not because the broker
+/// refused it), or a call found the client disconnected after an earlier failure.
 fn is_connection_failure<E>(e: &ClientError<E>) -> bool {
-    e.ends_connection() && !matches!(e, ClientError::ConnectionRefused(_))
+    (e.ends_connection() && !matches!(e, ClientError::ConnectionRefused(_)))
+        || matches!(e, ClientError::Protocol(ProtocolError::NotConnected))
 }
 
 /// The reconnecting logic, shared by both wrappers: the retry policy and the remembered
@@ -63,7 +66,10 @@ impl<'b, E, const SUBS: usize> Robust<'b, E, SUBS> {
         }
     }
 
-    async fn connect<T, const N: usize, const S: usize>(&mut self, d: &mut Driver<'_, T, N, S>) -> Result<bool, ClientError<E>>
+    async fn connect<T, const N: usize, const S: usize>(
+        &mut self,
+        d: &mut Driver<'_, T, N, S>,
+    ) -> Result<bool, ClientError<E>>
     where
         T: AsyncTransport<Error = E>,
     {
@@ -143,13 +149,18 @@ impl<'b, E, const SUBS: usize> Robust<'b, E, SUBS> {
                 .retry(d, connector, async |d| d.publish(topic, msg, retain, qos).await)
                 .await;
         }
-        // Queued first: from here on the message survives any failure, and is sent now if
-        // connected, else by the reconnect.
-        let id = match d.queue_and_send(topic, msg, retain, qos).await {
-            Ok(id) => id,
-            Err(e) => return Err(e),
-        };
-        self.retry(d, connector, async |d| d.until_published(id).await).await
+        // Queued first: from here on the message survives any failure. It is sent now if
+        // connected; after a failure the reconnection re-sends it with the rest of the
+        // session, so only the first attempt sends it by hand.
+        let id = d.queue(topic, msg, retain, qos)?;
+        let mut first = true;
+        self.retry(d, connector, async |d| {
+            if core::mem::take(&mut first) {
+                d.send_queued(id).await?;
+            }
+            d.until_published(id).await
+        })
+        .await
     }
 
     async fn subscribe<T, C, const N: usize, const S: usize>(
@@ -199,7 +210,9 @@ impl<'b, E, const SUBS: usize> Robust<'b, E, SUBS> {
         C: AsyncConnector<T>,
     {
         let got = self
-            .retry(d, connector, async |d| d.next_message(block).await.map(|m| m.is_some()))
+            .retry(d, connector, async |d| {
+                d.next_message(block).await.map(|m| m.is_some())
+            })
             .await?;
         // An incoming QoS 2 message was left unacknowledged for lack of room and the room
         // is free again: reconnect so the server sends it again. DISCONNECT first, so the
@@ -244,7 +257,10 @@ impl<'b, E, const SUBS: usize> Robust<'b, E, SUBS> {
     }
 
     /// Renews every remembered subscription (the broker reported no stored session).
-    async fn resubscribe<T, const N: usize, const S: usize>(&mut self, d: &mut Driver<'_, T, N, S>) -> Result<(), ClientError<E>>
+    async fn resubscribe<T, const N: usize, const S: usize>(
+        &mut self,
+        d: &mut Driver<'_, T, N, S>,
+    ) -> Result<(), ClientError<E>>
     where
         T: AsyncTransport<Error = E>,
     {
@@ -336,7 +352,13 @@ where
     }
 
     /// Splits `self` into the driver and a connector for one call.
-    fn parts(&mut self) -> (&mut Robust<'b, T::Error, SUBS>, &mut Driver<'b, Blocking<T>, N, S>, Opener<'_, C>) {
+    fn parts(
+        &mut self,
+    ) -> (
+        &mut Robust<'b, T::Error, SUBS>,
+        &mut Driver<'b, Blocking<T>, N, S>,
+        Opener<'_, C>,
+    ) {
         let opener = Opener {
             open: &mut self.connector,
             delay: match &mut self.delay {
@@ -384,7 +406,13 @@ where
     /// # Errors
     /// Errors that reconnecting cannot fix (invalid topic, store full, refused connection),
     /// or the last error once `max_attempts` reconnection attempts have failed.
-    pub fn publish(&mut self, topic: &str, msg: &[u8], retain: bool, qos: QoS) -> Result<(), ClientError<T::Error>> {
+    pub fn publish(
+        &mut self,
+        topic: &str,
+        msg: &[u8],
+        retain: bool,
+        qos: QoS,
+    ) -> Result<(), ClientError<T::Error>> {
         let (state, d, mut opener) = self.parts();
         block_on(state.publish(d, &mut opener, (topic, msg, retain, qos)))
     }
@@ -497,16 +525,26 @@ where
     /// # Errors
     /// As [`RobustClient::reconnect`].
     pub async fn reconnect(&mut self) -> Result<bool, ClientError<T::Error>> {
-        self.state.reconnect(&mut self.client.0, &mut self.connector).await
+        self.state
+            .reconnect(&mut self.client.0, &mut self.connector)
+            .await
     }
 
     /// As [`RobustClient::publish`].
     ///
     /// # Errors
     /// As [`RobustClient::publish`].
-    pub async fn publish(&mut self, topic: &str, msg: &[u8], retain: bool, qos: QoS) -> Result<(), ClientError<T::Error>> {
+    pub async fn publish(
+        &mut self,
+        topic: &str,
+        msg: &[u8],
+        retain: bool,
+        qos: QoS,
+    ) -> Result<(), ClientError<T::Error>> {
         let args = (topic, msg, retain, qos);
-        self.state.publish(&mut self.client.0, &mut self.connector, args).await
+        self.state
+            .publish(&mut self.client.0, &mut self.connector, args)
+            .await
     }
 
     /// As [`RobustClient::subscribe`].
@@ -514,7 +552,9 @@ where
     /// # Errors
     /// As [`RobustClient::subscribe`].
     pub async fn subscribe(&mut self, topic: &str, qos: QoS) -> Result<QoS, ClientError<T::Error>> {
-        self.state.subscribe(&mut self.client.0, &mut self.connector, topic, qos).await
+        self.state
+            .subscribe(&mut self.client.0, &mut self.connector, topic, qos)
+            .await
     }
 
     /// As [`RobustClient::unsubscribe`].
@@ -522,7 +562,9 @@ where
     /// # Errors
     /// As [`RobustClient::unsubscribe`].
     pub async fn unsubscribe(&mut self, topic: &str) -> Result<(), ClientError<T::Error>> {
-        self.state.unsubscribe(&mut self.client.0, &mut self.connector, topic).await
+        self.state
+            .unsubscribe(&mut self.client.0, &mut self.connector, topic)
+            .await
     }
 
     /// As [`RobustClient::wait_msg`].
@@ -530,7 +572,9 @@ where
     /// # Errors
     /// As [`RobustClient::wait_msg`].
     pub async fn wait_msg(&mut self) -> Result<Option<Publish<'_>>, ClientError<T::Error>> {
-        self.state.next_message(&mut self.client.0, &mut self.connector, true).await?;
+        self.state
+            .next_message(&mut self.client.0, &mut self.connector, true)
+            .await?;
         Ok(self.client.0.core.handed())
     }
 
@@ -539,7 +583,9 @@ where
     /// # Errors
     /// As [`RobustClient::check_msg`].
     pub async fn check_msg(&mut self) -> Result<Option<Publish<'_>>, ClientError<T::Error>> {
-        self.state.next_message(&mut self.client.0, &mut self.connector, false).await?;
+        self.state
+            .next_message(&mut self.client.0, &mut self.connector, false)
+            .await?;
         Ok(self.client.0.core.handed())
     }
 

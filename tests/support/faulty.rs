@@ -351,6 +351,28 @@ pub struct FaultStats {
     pub cut: bool,
 }
 
+std::thread_local! {
+    /// Whether a [`Faulty`] of this thread made its user wait on a link cut by timing
+    /// out since the last [`forget_silent_waits`] (see [`waited_on_silent_link`]).
+    static SILENT_WAIT: core::cell::Cell<bool> = const { core::cell::Cell::new(false) };
+}
+
+/// Whether a [`Faulty`] of this thread was waited on after it was cut with
+/// [`CutMode::TimedOut`] since the last [`forget_silent_waits`]: a client deadline (no
+/// CONNACK, no PUBACK, ...) firing then is the fault's doing, while one firing in a run
+/// whose links never went silent means the client waited for a packet the broker never
+/// sends. Runs call [`forget_silent_waits`] at their start; the flag is per run, not per
+/// link, because a reconnecting wrapper opens new links before it reports the error of
+/// the old one.
+pub fn waited_on_silent_link() -> bool {
+    SILENT_WAIT.with(core::cell::Cell::get)
+}
+
+/// Starts a new run for [`waited_on_silent_link`].
+pub fn forget_silent_waits() {
+    SILENT_WAIT.with(|w| w.set(false));
+}
+
 /// A transport that injects the faults of a [`FaultPlan`] into `T`.
 #[derive(Debug)]
 pub struct Faulty<T> {
@@ -504,6 +526,7 @@ impl<T: umqtt::client::Transport> umqtt::client::Transport for Faulty<T> {
     fn wait_readable(&mut self, timeout_ms: u32) -> Result<bool, Self::Error> {
         if self.is_cut() && self.plan.mode == CutMode::TimedOut {
             self.waited += u64::from(timeout_ms.max(1));
+            SILENT_WAIT.with(|w| w.set(true));
             return Ok(false);
         }
         if self.is_cut() {
