@@ -833,7 +833,10 @@ fn connect_after_disconnect_needs_a_new_connection_mqtt_3_14_4_1() {
     assert_eq!(written(&mut c), DISCONNECT);
     let refused = c.connect(true);
     assert_eq!(refused, Err(ClientError::TransportClosed));
-    assert!(written(&mut c).is_empty(), "nothing is written into a closed connection");
+    assert!(
+        written(&mut c).is_empty(),
+        "nothing is written into a closed connection"
+    );
     assert!(
         refused.unwrap_err().to_string().contains("connection"),
         "the error is a sentence about the connection"
