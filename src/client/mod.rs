@@ -3,7 +3,7 @@
 //! `block_on`), both with the method names of MicroPython's `umqtt.simple`, and
 //! [`RobustClient`]/[`AsyncRobustClient`], which reconnect like `umqtt.robust`.
 //!
-//! Layers, from the bytes up: the [`Session`](crate::session::Session) state machine (pure,
+//! Layers, from the bytes up: the [`Session`] state machine (pure,
 //! no I/O); `core.rs`, the sans-IO part of the client (framing into the receive buffer,
 //! held messages, deadlines, encoding every outgoing packet with the codec); `driver.rs`, the
 //! one implementation of every call as `async fn`s that move bytes between the core and

@@ -8,6 +8,17 @@ use std::time::{Duration, Instant};
 
 use super::transport::Transport;
 
+/// How long opening a TCP connection may take before it fails with `TimedOut` (the
+/// operating system's own limit is often minutes).
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Opens a connection to `addr` within [`CONNECT_TIMEOUT`], with Nagle's algorithm off.
+fn open(addr: &SocketAddr) -> io::Result<TcpStream> {
+    let stream = TcpStream::connect_timeout(addr, CONNECT_TIMEOUT)?;
+    stream.set_nodelay(true)?;
+    Ok(stream)
+}
+
 /// A TCP connection implementing `embedded_io::{Read, Write, ReadReady}` and the client's
 /// [`Transport`]. It remembers the server's address, so the client's `connect` can open a
 /// new connection after an error or `disconnect`, as umqtt.simple's `connect` does.
@@ -15,16 +26,22 @@ use super::transport::Transport;
 pub struct TcpTransport(TcpStream, Option<SocketAddr>);
 
 impl TcpTransport {
-    /// Connects to `addr` (for example `"127.0.0.1:1883"`) with Nagle's algorithm off, since
-    /// MQTT packets are small and latency-sensitive.
+    /// Connects to `addr` (for example `"127.0.0.1:1883"`), trying each address it resolves
+    /// to for at most [`CONNECT_TIMEOUT`], with Nagle's algorithm off, since MQTT packets are
+    /// small and latency-sensitive.
     ///
     /// # Errors
     /// The `std::io::Error` of the connect.
     pub fn connect(addr: impl ToSocketAddrs) -> io::Result<Self> {
-        let stream = TcpStream::connect(addr)?;
-        stream.set_nodelay(true)?;
-        let peer = stream.peer_addr().ok();
-        Ok(Self(stream, peer))
+        let mut last = None;
+        for a in addr.to_socket_addrs()? {
+            match open(&a) {
+                Ok(stream) => return Ok(Self(stream, Some(a))),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last
+            .unwrap_or_else(|| io::Error::new(io::ErrorKind::NotFound, "the address resolved to nothing")))
     }
 
     /// Connects to `host` and `port`, umqtt.simple's `MQTTClient(server=..., port=...)`
@@ -126,21 +143,20 @@ impl Transport for TcpTransport {
         monotonic_ms()
     }
 
-    /// Peeks with a socket read timeout of `timeout_ms` (at least 1 ms; 0 peeks without
-    /// blocking). The timeout stays set afterwards, so a later `read` cannot block for
-    /// longer either.
-    /// Opens a new connection to the address the first one went to.
+    /// Opens a new connection to the address the first one went to, giving up after
+    /// [`CONNECT_TIMEOUT`].
     fn reconnect(&mut self) -> io::Result<bool> {
         let Some(peer) = self.1 else {
             return Ok(false);
         };
         let _ = self.0.shutdown(std::net::Shutdown::Both);
-        let stream = TcpStream::connect(peer)?;
-        stream.set_nodelay(true)?;
-        self.0 = stream;
+        self.0 = open(&peer)?;
         Ok(true)
     }
 
+    /// Peeks with a socket read timeout of `timeout_ms` (at least 1 ms; 0 peeks without
+    /// blocking). The timeout stays set afterwards, so a later `read` cannot block for
+    /// longer either.
     fn wait_readable(&mut self, timeout_ms: u32) -> io::Result<bool> {
         if timeout_ms == 0 {
             return embedded_io::ReadReady::read_ready(self);
