@@ -1,68 +1,64 @@
-//! MicroPython's "LED over MQTT" example: publish `msg 0..4` to `public/topic_0..4`, then
-//! subscribe to `public/led` and act on `on`, `off`, `toggle` and `quit` (the LED is
-//! printed, since a host has none).
+//! MicroPython's "LED over MQTT" example, line by line: publish `msg 0..4` to
+//! `public/topic_0..4`, subscribe to `public/led`, then block in `wait_msg()` and act on
+//! `on`, `off`, `toggle` and `quit` (the LED is printed, since a host has none).
 //!
 //! ```text
-//! cargo run --features std --example led -- -h 127.0.0.1 -p 1883
+//! cargo run --features std --example led -- [-h 127.0.0.1] [-p 1883] [-k 60]
 //! mosquitto_pub -t public/led -m toggle
 //! ```
+//!
+//! As in the original, the program spends its life blocked in `wait_msg()`. The client
+//! sends PINGREQ every `-k` seconds while it waits and fails (in words, exit status 2) if
+//! the broker stops answering; no polling loop is needed to stay connected.
 
 #[path = "common/args.rs"]
 mod args;
 
-use std::cell::Cell;
-
 use umqtt::QoS;
-use umqtt::client::{MqttClient, std_net::TcpTransport};
+use umqtt::client::{ClientOptions, MqttClient, std_net::TcpTransport};
 
 fn main() {
     let a = args::Args::parse(&[]);
     let host = a.get(&["-h", "--host"]).unwrap_or("127.0.0.1");
     let port: u16 = a.num(&["-p", "--port"], 1883);
-    if let Err(e) = run(host, port) {
+    let keep_alive: u16 = a.num(&["-k", "--keepalive"], 60);
+    if let Err(e) = run(host, port, keep_alive) {
         args::fail(&e.to_string());
     }
 }
 
-fn run(host: &str, port: u16) -> Result<(), Box<dyn std::error::Error>> {
-    let tcp = TcpTransport::connect((host, port))?;
-    let (mut rx, mut tx) = ([0u8; 512], [0u8; 256]);
+fn run(host: &str, port: u16, keep_alive: u16) -> Result<(), Box<dyn std::error::Error>> {
+    // c = MQTTClient(CLIENT_ID, SERVER, keepalive=...)
     let client_id = format!("led-{}", std::process::id());
-    let mut c: MqttClient<_> = MqttClient::new(tcp, &client_id, &mut rx, &mut tx);
-    c.set_clock(args::clock_ms);
-
-    let led = Cell::new(false);
-    let quit = Cell::new(false);
-    let mut sub_cb = |topic: &str, msg: &[u8]| {
-        println!("{topic} {}", String::from_utf8_lossy(msg));
-        match msg {
-            b"on" => led.set(true),
-            b"off" => led.set(false),
-            b"toggle" => led.set(!led.get()),
-            b"quit" => quit.set(true),
-            _ => return,
-        }
-        println!("LED is {}", if led.get() { "ON" } else { "off" });
+    let (mut rx, mut tx) = ([0u8; 512], [0u8; 256]);
+    let options = ClientOptions {
+        keep_alive,
+        ..ClientOptions::default()
     };
-    c.set_callback(&mut sub_cb);
+    let mut c = MqttClient::new(TcpTransport::connect_to(host, port)?, &client_id, &mut rx, &mut tx)
+        .with_options(options);
     c.connect(true)?;
     for i in 0..5 {
-        let msg = format!("msg {i}");
-        c.publish(
-            &format!("public/topic_{i}"),
-            msg.as_bytes(),
-            false,
-            QoS::AtMostOnce,
-        )?;
+        // c.publish(b"public/topic_%d" % i, b"msg %d" % i)
+        c.publish_str(&format!("public/topic_{i}"), &format!("msg {i}"))?;
     }
     c.subscribe("public/led", QoS::AtMostOnce)?;
     println!("waiting for on/off/toggle/quit on public/led");
-    // MicroPython's version blocks in `c.wait_msg()`; polling with check_msg lets the
-    // clock-driven keep-alive run while no message arrives.
-    while !quit.get() {
-        if c.check_msg()?.is_none() {
-            std::thread::sleep(std::time::Duration::from_millis(50));
+
+    // while True: c.wait_msg()   (sub_cb's body acts on the returned message)
+    let mut led = false;
+    loop {
+        // `None`: the packet was not a message (a PINGRESP, for example).
+        let Some(m) = c.wait_msg()? else { continue };
+        println!("{} {}", m.topic.as_str(), String::from_utf8_lossy(m.payload));
+        match m.payload {
+            b"on" => led = true,
+            b"off" => led = false,
+            b"toggle" => led = !led,
+            b"quit" => break,
+            _ => continue,
         }
+        println!("LED is {}", if led { "ON" } else { "off" });
     }
     c.disconnect()?;
     Ok(())

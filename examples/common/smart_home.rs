@@ -5,11 +5,10 @@
 
 #![allow(dead_code)]
 
-use std::cell::Cell;
 use std::time::Duration;
 
 use umqtt::QoS;
-use umqtt::client::{ClientError, ClientOptions, MqttClient, std_net::TcpTransport};
+use umqtt::client::{ClientOptions, MqttClient, std_net::TcpTransport};
 
 /// Settings of one run.
 pub struct Config {
@@ -23,6 +22,18 @@ pub struct Config {
     pub count: u32,
 }
 
+/// The tutorial's `sub_cb`: switches `light_on` on a command, as the MicroPython callback
+/// does with its global.
+fn on_command(light_on: &mut bool, topic: &str, msg: &[u8]) {
+    println!("[device] received {topic}: {}", String::from_utf8_lossy(msg));
+    match msg {
+        b"on" => *light_on = true,
+        b"off" => *light_on = false,
+        b"toggle" => *light_on = !*light_on,
+        _ => println!("[device] ignoring unknown command"),
+    }
+}
+
 /// Runs the tutorial loop; returns the final light state.
 pub fn run(cfg: &Config) -> Result<bool, Box<dyn std::error::Error>> {
     let light_topic = format!("{}/living_room/light", cfg.uuid);
@@ -30,29 +41,12 @@ pub fn run(cfg: &Config) -> Result<bool, Box<dyn std::error::Error>> {
     let client_id = format!("smart-home-{}", std::process::id());
 
     // client = MQTTClient(CLIENT_ID, SERVER, keepalive=60)
-    let tcp = TcpTransport::connect((cfg.host.as_str(), cfg.port))?;
-    tcp.set_read_timeout(Some(Duration::from_secs(90)))?;
     let (mut rx, mut tx) = ([0u8; 1024], [0u8; 512]);
-    let mut client: MqttClient<_> =
-        MqttClient::new(tcp, &client_id, &mut rx, &mut tx).with_options(ClientOptions {
-            keep_alive: 60,
-            ..ClientOptions::default()
-        });
-    client.set_clock(crate::args::clock_ms);
-
-    // def sub_cb(topic, msg): ...
-    // A Cell, so the callback can switch the light while the loop below reads it.
-    let light_on = Cell::new(false);
-    let mut on_message = |topic: &str, msg: &[u8]| {
-        println!("[device] received {topic}: {}", String::from_utf8_lossy(msg));
-        match msg {
-            b"on" => light_on.set(true),
-            b"off" => light_on.set(false),
-            b"toggle" => light_on.set(!light_on.get()),
-            _ => println!("[device] ignoring unknown command"),
-        }
-    };
-    client.set_callback(&mut on_message);
+    let tcp = TcpTransport::connect_to(&cfg.host, cfg.port)?;
+    let mut client = MqttClient::new(tcp, &client_id, &mut rx, &mut tx).with_options(ClientOptions {
+        keep_alive: 60,
+        ..ClientOptions::default()
+    });
 
     // client.connect(); client.subscribe(TOPIC)
     client.connect(true)?;
@@ -63,25 +57,39 @@ pub fn run(cfg: &Config) -> Result<bool, Box<dyn std::error::Error>> {
     );
 
     // while True: client.check_msg(); client.publish(status, ...); time.sleep(1)
+    // No callback and no Cell: check_msg returns each message and the loop acts on it.
+    let mut light_on = false;
     let mut sent = 0;
-    let mut state = false;
     while cfg.count == 0 || sent < cfg.count {
-        for _ in 0..10 {
-            while client.check_msg()?.is_some() {}
-            std::thread::sleep(Duration::from_millis(100));
+        let step = (|| {
+            while let Some(m) = client.check_msg()? {
+                on_command(&mut light_on, m.topic.as_str(), m.payload);
+            }
+            let status = if light_on { "on" } else { "off" };
+            client.publish(&status_topic, status.as_bytes(), false, QoS::AtLeastOnce)?;
+            println!("[device] published {status_topic}: {status}");
+            Ok::<_, umqtt::client::ClientError<std::io::Error>>(())
+        })();
+        match step {
+            Ok(()) => sent += 1,
+            // except OSError: restart_and_reconnect(): `connect` opens a new connection to
+            // the same broker, the subscription is made again, the QoS 1 status goes on.
+            Err(e) if e.ends_connection() => {
+                println!("[device] {e}; reconnecting");
+                loop {
+                    std::thread::sleep(Duration::from_secs(1));
+                    let again = client.connect(true);
+                    match again.and_then(|_| client.subscribe(&light_topic, QoS::AtLeastOnce)) {
+                        Ok(_) => break,
+                        Err(e) => println!("[device] reconnect failed: {e}"),
+                    }
+                }
+                continue;
+            }
+            Err(e) => return Err(e.into()),
         }
-        state = light_on.get();
-        let status: &[u8] = if state { b"on" } else { b"off" };
-        match client.publish(&status_topic, status, false, QoS::AtLeastOnce) {
-            Ok(()) => println!(
-                "[device] published {status_topic}: {}",
-                String::from_utf8_lossy(status)
-            ),
-            Err(ClientError::Io(e)) => return Err(e.into()),
-            Err(e) => return Err(format!("{e}").into()),
-        }
-        sent += 1;
+        std::thread::sleep(Duration::from_secs(1));
     }
     client.disconnect()?;
-    Ok(state)
+    Ok(light_on)
 }
