@@ -35,8 +35,13 @@ fn run(host: &str, port: u16, keep_alive: u16) -> Result<(), Box<dyn std::error:
         keep_alive,
         ..ClientOptions::default()
     };
-    let mut c = MqttClient::new(TcpTransport::connect_to(host, port)?, &client_id, &mut rx, &mut tx)
-        .with_options(options);
+    let mut c = MqttClient::new(
+        TcpTransport::connect_to(host, port)?,
+        &client_id,
+        &mut rx,
+        &mut tx,
+    )
+    .with_options(options);
     c.connect(true)?;
     for i in 0..5 {
         // c.publish(b"public/topic_%d" % i, b"msg %d" % i)

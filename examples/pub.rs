@@ -15,6 +15,10 @@ mod cli;
 mod tls;
 
 use umqtt::client::MqttClient;
+use umqtt::{Delivery, Packet, PacketId, Publish, QoS, TopicName};
+
+/// Bytes of the re-send store: the largest QoS 1/2 PUBLISH this tool sends.
+const STORE: usize = 64 * 1024;
 
 fn main() {
     let a = args::Args::parse(&["-r", "-c", "--will-retain", "-d"]);
@@ -25,13 +29,30 @@ fn main() {
     let message = a
         .get(&["-m", "--message"])
         .unwrap_or_else(|| args::fail("-m message is required"));
-    let qos = args::qos(a.num(&["-q", "--qos"], 0));
+    let qos_level: u8 = a.num(&["-q", "--qos"], 0);
+    let qos = args::qos(qos_level);
     let retain = a.flag("-r");
     let repeat: u32 = a.num(&["-C", "--repeat"], 1);
 
+    // A QoS 1/2 message is kept for re-sending until acknowledged: refuse one that cannot
+    // be stored before connecting, with the sizes, rather than after the CONNECT.
+    let topic_name = TopicName::new(topic).unwrap_or_else(|e| args::fail(&format!("-t {topic}: {e}")));
+    let needed = Packet::Publish(Publish::new(
+        topic_name,
+        message.as_bytes(),
+        Delivery::AtLeastOnce(PacketId::MIN),
+        retain,
+    ))
+    .encoded_len();
+    if qos != QoS::AtMostOnce && needed > STORE {
+        args::fail(&format!(
+            "a QoS {qos_level} message of {needed} bytes (encoded) is larger than this \
+             tool's {STORE}-byte re-send store; publish it at QoS 0"
+        ));
+    }
     let (mut rx, mut tx) = ([0u8; 256], [0u8; 1024]);
-    let mut c: MqttClient<_> =
-        MqttClient::new(conn.transport(), &conn.id, &mut rx, &mut tx).with_options(conn.options());
+    let mut c = MqttClient::<_, 8, STORE>::new_sized(conn.transport(), &conn.id, &mut rx, &mut tx)
+        .with_options(conn.options());
     conn.apply_will(&mut c);
     let result = (|| {
         c.connect(!conn.persistent)?;

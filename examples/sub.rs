@@ -15,7 +15,6 @@ mod cli;
 #[path = "common/tls.rs"]
 mod tls;
 
-use std::cell::Cell;
 use std::io::Write as _;
 
 use umqtt::client::MqttClient;
@@ -37,31 +36,26 @@ fn main() {
     let count: u32 = a.num(&["-C", "--count"], 0);
 
     let (mut rx, mut tx) = (vec![0u8; 256 * 1024], [0u8; 512]);
-    let received = Cell::new(0u32);
-    let mut on_message = |topic: &str, payload: &[u8]| {
-        let mut out = std::io::stdout().lock();
-        if verbose {
-            let _ = write!(out, "{topic} ");
-        }
-        let _ = out.write_all(payload);
-        let _ = writeln!(out);
-        let _ = out.flush();
-        received.set(received.get() + 1);
-    };
-    let mut c: MqttClient<_> =
+    let mut c =
         MqttClient::new(conn.transport(), &conn.id, &mut rx[..], &mut tx).with_options(conn.options());
-    c.set_clock(args::clock_ms);
     conn.apply_will(&mut c);
-    c.set_callback(&mut on_message);
     let result = (|| {
         c.connect(!conn.persistent)?;
         for t in &topics {
             c.subscribe(t, qos)?;
         }
-        while count == 0 || received.get() < count {
-            if c.check_msg()?.is_none() {
-                std::thread::sleep(std::time::Duration::from_millis(20));
+        // Blocks in wait_msg as umqtt.simple programs do; keep-alive runs meanwhile.
+        let mut received = 0;
+        while count == 0 || received < count {
+            let Some(m) = c.wait_msg()? else { continue };
+            let mut out = std::io::stdout().lock();
+            if verbose {
+                let _ = write!(out, "{} ", m.topic.as_str());
             }
+            let _ = out.write_all(m.payload);
+            let _ = writeln!(out);
+            let _ = out.flush();
+            received += 1;
         }
         c.disconnect()
     })();

@@ -10,64 +10,13 @@ mod support;
 use std::cell::RefCell;
 use std::time::{Duration, Instant};
 
-use embedded_io_adapters::tokio_1::FromTokio;
 use support::broker::{Broker, unique};
-use tokio::net::TcpStream;
+use support::tokio_tcp::{TokioTcp, within};
 use umqtt::QoS;
-use umqtt::client::{AsyncMqttClient, AsyncTransport, ClientOptions};
+use umqtt::client::{AsyncMqttClient, ClientOptions};
 
-/// tokio's `TcpStream` as the client's [`AsyncTransport`]: `embedded-io-adapters` for the
-/// bytes, `readable()` under `tokio::time::timeout` for the bounded wait.
-struct Transport(FromTokio<TcpStream>);
-
-impl embedded_io_async::ErrorType for Transport {
-    type Error = std::io::Error;
-}
-
-impl embedded_io_async::Read for Transport {
-    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, std::io::Error> {
-        self.0.read(buf).await
-    }
-}
-
-impl embedded_io_async::Write for Transport {
-    async fn write(&mut self, buf: &[u8]) -> Result<usize, std::io::Error> {
-        self.0.write(buf).await
-    }
-
-    async fn flush(&mut self) -> Result<(), std::io::Error> {
-        self.0.flush().await
-    }
-}
-
-impl AsyncTransport for Transport {
-    fn now_ms(&mut self) -> u64 {
-        umqtt::client::std_net::monotonic_ms()
-    }
-
-    async fn wait_readable(&mut self, timeout_ms: u32) -> Result<bool, std::io::Error> {
-        let wait = Duration::from_millis(u64::from(timeout_ms));
-        match tokio::time::timeout(wait, self.0.inner().readable()).await {
-            Ok(Ok(())) => Ok(true),
-            Ok(Err(e)) => Err(e),
-            Err(_) => Ok(false),
-        }
-    }
-}
-
-async fn tcp(broker: &Broker) -> Transport {
-    let stream = TcpStream::connect(broker.addr())
-        .await
-        .expect("connect to mosquitto");
-    stream.set_nodelay(true).expect("nodelay");
-    Transport(FromTokio::new(stream))
-}
-
-/// Runs `fut` with a deadline so a broken test fails instead of hanging.
-async fn within<T>(secs: u64, fut: impl Future<Output = T>) -> T {
-    tokio::time::timeout(Duration::from_secs(secs), fut)
-        .await
-        .expect("timed out")
+async fn tcp(broker: &Broker) -> TokioTcp {
+    TokioTcp::connect(broker.addr()).await
 }
 
 #[tokio::test]
@@ -83,7 +32,7 @@ async fn async_publish_and_receive_at_qos_0_1_2() {
             .push((p.topic.to_string(), p.payload.to_vec(), p.qos()));
     };
     let (mut rx1, mut tx1) = ([0u8; 512], [0u8; 512]);
-    let mut sub: AsyncMqttClient<'_, Transport> =
+    let mut sub: AsyncMqttClient<'_, TokioTcp> =
         AsyncMqttClient::new(tcp(&broker).await, &sub_id, &mut rx1, &mut tx1);
     sub.set_message_callback(&mut on_message);
     within(10, sub.connect(true)).await.expect("subscriber connects");
@@ -95,7 +44,7 @@ async fn async_publish_and_receive_at_qos_0_1_2() {
     );
 
     let (mut rx2, mut tx2) = ([0u8; 512], [0u8; 512]);
-    let mut publisher: AsyncMqttClient<'_, Transport> =
+    let mut publisher: AsyncMqttClient<'_, TokioTcp> =
         AsyncMqttClient::new(tcp(&broker).await, &pub_id, &mut rx2, &mut tx2);
     assert!(
         !within(10, publisher.connect(true)).await.expect("connect"),

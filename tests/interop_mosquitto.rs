@@ -822,14 +822,15 @@ fn keep_alive_1() -> ClientOptions<'static> {
     }
 }
 
-/// Keep-alive 1 s with a clock: `check_msg` sends a PINGREQ after each idle second. A
-/// silent control client on the same broker (no clock, so no pings) shows that a
-/// mosquitto keep-alive check ran meanwhile: the pinging client must outlive it.
+/// Keep-alive 1 s: `check_msg` sends a PINGREQ after each idle second. A silent control
+/// client on the same broker (a frozen clock, so no pings) shows that a mosquitto
+/// keep-alive check ran meanwhile: the pinging client must outlive it.
 #[test]
 fn keep_alive_pings_keep_idle_connection_open() {
     let broker = Broker::start();
     let addr = broker.addr();
     let mut silent = Peer::with(addr, &unique("silent"), keep_alive_1(), 4096);
+    silent.client.set_clock(frozen_clock);
     assert!(!silent.connect(true));
     let mut peer = Peer::with(addr, &unique("ka"), keep_alive_1(), 4096);
     peer.client.set_clock(clock_ms);
@@ -883,11 +884,19 @@ fn keep_alive_pings_keep_idle_connection_open() {
     );
 }
 
+/// A clock stopped at 0 ms: a client given it never finds a keep-alive ping due.
+fn frozen_clock() -> u64 {
+    0
+}
+
 #[test]
 fn broker_drops_client_that_misses_keep_alive() {
     let broker = Broker::start();
     let id = unique("silent");
     let mut peer = Peer::with(broker.addr(), &id, keep_alive_1(), 4096);
+    // A clock that never moves: the client never finds a ping due, like a client that
+    // stopped pinging.
+    peer.client.set_clock(frozen_clock);
     // Longer than the worst case of mosquitto's check schedule.
     let patience = ms(1500) + MOSQUITTO_KEEPALIVE_CHECK_PERIOD + Duration::from_secs(4);
     peer.client
@@ -895,7 +904,7 @@ fn broker_drops_client_that_misses_keep_alive() {
         .set_read_timeout(Some(patience))
         .expect("set read timeout");
     assert!(!peer.connect(true));
-    // No clock, no ping: block in a read until mosquitto gives up on us.
+    // Block in wait_msg until mosquitto gives up on us.
     let started = Instant::now();
     let r = peer.client.wait_msg();
     let waited = started.elapsed();
@@ -1062,7 +1071,7 @@ fn mosquitto_sub_receives_our_100kb_publish() {
     let remaining = 2 + topic.len() + 2 + big.len();
     let needed = 1 + 3 + remaining;
     assert!(
-        matches!(r, Err(ClientError::Protocol(ProtocolError::StoreFull { needed: n })) if n == needed),
+        matches!(r, Err(ClientError::MessageTooLarge { needed: n, capacity: 1024 }) if n == needed),
         "{r:?}"
     );
     assert_eq!(ours.client.session().inflight(), 0);

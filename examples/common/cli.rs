@@ -2,8 +2,6 @@
 
 #![allow(dead_code)]
 
-use std::time::Duration;
-
 use umqtt::client::{ClientOptions, MqttClient, std_net::TcpTransport};
 
 use crate::args::{self, Args};
@@ -67,10 +65,8 @@ impl Conn {
 
     /// Opens the TCP connection.
     pub fn tcp(&self) -> TcpTransport {
-        let tcp = TcpTransport::connect((self.host.as_str(), self.port))
-            .unwrap_or_else(|e| args::fail(&format!("cannot reach {}:{}: {e}", self.host, self.port)));
-        let _ = tcp.set_read_timeout(Some(Duration::from_secs(u64::from(self.keep_alive.max(1)) * 2)));
-        tcp
+        TcpTransport::connect_to(&self.host, self.port)
+            .unwrap_or_else(|e| args::fail(&format!("cannot reach {}:{}: {e}", self.host, self.port)))
     }
 
     /// Opens the connection: TLS (verifying the broker) with `--cafile`, else plain TCP.
@@ -85,7 +81,6 @@ impl Conn {
             self.tls_server_name.as_deref(),
         )
         .unwrap_or_else(|e| args::fail(&e.to_string()));
-        let _ = t.set_read_timeout(Some(Duration::from_secs(u64::from(self.keep_alive.max(1)) * 2)));
         Transport::from(t)
     }
 
@@ -100,7 +95,7 @@ impl Conn {
     }
 
     /// Applies the will, if any.
-    pub fn apply_will<'b>(&'b self, c: &mut MqttClient<'b, Transport>) {
+    pub fn apply_will<'b, const N: usize, const S: usize>(&'b self, c: &mut MqttClient<'b, Transport, N, S>) {
         if let Some((topic, payload, qos, retain)) = &self.will {
             c.set_last_will(topic, payload.as_bytes(), *retain, args::qos(*qos))
                 .unwrap_or_else(|e| args::fail(&format!("--will-topic: {e}")));

@@ -7,3 +7,5 @@ pub mod scripted;
 pub mod sim_broker;
 #[cfg(feature = "std")]
 pub mod tls;
+#[cfg(all(feature = "std", feature = "async"))]
+pub mod tokio_tcp;
