@@ -370,6 +370,53 @@ mod async_client {
             .expect("fake broker");
     }
 
+    /// Opens tokio TCP connections to one address, waiting 100 ms per attempt in a row.
+    struct Dialer(std::net::SocketAddr);
+
+    impl umqtt::client::AsyncConnector<TokioTcp> for Dialer {
+        async fn open(&mut self, attempt: u32) -> std::io::Result<TokioTcp> {
+            tokio::time::sleep(Duration::from_millis(100 * u64::from(attempt))).await;
+            TokioTcp::try_connect(self.0).await
+        }
+    }
+
+    /// The async `RobustClient`: across a broker restart that loses every session, a QoS 1
+    /// publish reconnects by itself, re-subscribes, and the message comes back.
+    #[tokio::test(flavor = "current_thread")]
+    async fn robust_client_rides_out_a_broker_restart() {
+        let mut broker = Broker::start();
+        let id = unique("arobust");
+        let topic = unique("arobust/t");
+        let (mut rx, mut tx) = ([0u8; 256], [0u8; 256]);
+        let tcp = TokioTcp::connect(broker.addr()).await;
+        let client = AsyncMqttClient::new(tcp, &id, &mut rx, &mut tx).with_options(options(60));
+        let mut robust: umqtt::client::AsyncRobustClient<'_, TokioTcp, Dialer> =
+            umqtt::client::AsyncRobustClient::new(client, Dialer(broker.addr()));
+        within(10, robust.connect()).await.expect("connect");
+        let granted = within(10, robust.subscribe(&topic, QoS::AtLeastOnce)).await;
+        assert_eq!(granted.expect("subscribe"), QoS::AtLeastOnce);
+        let connections_before = broker.log().matches("New client connected").count();
+
+        broker.restart();
+        within(
+            20,
+            robust.publish(&topic, b"after restart", false, QoS::AtLeastOnce),
+        )
+        .await
+        .expect("publish reconnects and succeeds");
+        let m = within(10, robust.wait_msg())
+            .await
+            .expect("wait_msg")
+            .expect("the echo: the subscription was made again");
+        assert_eq!(m.payload, b"after restart");
+        let log = broker.log();
+        assert!(
+            log.matches("New client connected").count() > connections_before,
+            "no new connection in the log:\n{log}"
+        );
+        within(10, robust.disconnect()).await.expect("disconnect");
+    }
+
     #[tokio::test(flavor = "current_thread")]
     async fn connect_again_after_a_broker_restart() {
         let mut broker = Broker::start();

@@ -181,7 +181,17 @@ impl<'b, T: AsyncTransport, const N: usize, const S: usize> Driver<'b, T, N, S> 
         }
     }
 
+    /// `connect`: opens the session, then re-sends what it still owes the server.
     pub(crate) async fn connect(&mut self, clean_session: bool) -> Result<bool, ClientError<T::Error>> {
+        let session_present = self.open_session(clean_session).await?;
+        self.resend().await?;
+        Ok(session_present)
+    }
+
+    /// Sends CONNECT (over a new connection when the transport was used) and waits for the
+    /// CONNACK; returns Session Present. Re-sending is left to [`resend`](Self::resend), so
+    /// `RobustClient` can subscribe again first when the server lost the session.
+    pub(crate) async fn open_session(&mut self, clean_session: bool) -> Result<bool, ClientError<T::Error>> {
         self.core.begin(true);
         if self.core.session.phase() != Phase::Disconnected {
             return Err(ProtocolError::AlreadyConnected.into());
@@ -206,12 +216,16 @@ impl<'b, T: AsyncTransport, const N: usize, const S: usize> Driver<'b, T, N, S> 
         self.used = true;
         let written = write_parts(&mut self.transport, bytes, &[]).await;
         written.map_err(|e| self.core.fail(e))?;
-        let session_present = loop {
+        loop {
             if let Some(Step::Connected(present)) = self.next_step(true).await? {
-                break present;
+                return Ok(present);
             }
-        };
-        // [MQTT-4.4.0-1] re-send what the session still owes the server, in order.
+        }
+    }
+
+    /// [MQTT-4.4.0-1] Re-sends what the session still owes the server, in order.
+    pub(crate) async fn resend(&mut self) -> Result<(), ClientError<T::Error>> {
+        self.core.begin(true);
         let now = self.now();
         let mut result = Ok(());
         for item in self.core.session.retransmits() {
@@ -231,8 +245,7 @@ impl<'b, T: AsyncTransport, const N: usize, const S: usize> Driver<'b, T, N, S> 
         // Marked sent even when a write failed part way: a copy may have reached the
         // server, so the next re-send must carry DUP = 1 ([MQTT-3.3.1-1]).
         self.core.session.resend_done(now);
-        result.map_err(|e| self.core.fail(e))?;
-        Ok(session_present)
+        result.map_err(|e| self.core.fail(e))
     }
 
     pub(crate) async fn disconnect(&mut self) -> Result<(), ClientError<T::Error>> {

@@ -34,10 +34,9 @@ pub trait AsyncConnector<T: ErrorType> {
     async fn open(&mut self, attempt: u32) -> Result<T, T::Error>;
 }
 
-/// What the wrapper does with an error: retry after reconnecting, or hand it to the caller
-/// (a refused connection is not retried: retrying cannot fix credentials).
-/// Whether `e` is worth a reconnection: the connection ended (but not because the broker
-/// refused it), or a call found the client disconnected after an earlier failure.
+/// What the wrapper does with an error: reconnect and retry when the connection ended or a
+/// call found the client disconnected after an earlier failure; hand it to the caller
+/// otherwise (a refused connection is not retried: retrying cannot fix credentials).
 fn is_connection_failure<E>(e: &ClientError<E>) -> bool {
     (e.ends_connection() && !matches!(e, ClientError::ConnectionRefused(_)))
         || matches!(e, ClientError::Protocol(ProtocolError::NotConnected))
@@ -73,10 +72,13 @@ impl<'b, E, const SUBS: usize> Robust<'b, E, SUBS> {
     where
         T: AsyncTransport<Error = E>,
     {
-        let session_present = d.connect(false).await?;
+        let session_present = d.open_session(false).await?;
         if !session_present {
+            // Subscribed again before the queued messages go out, so a message to one of
+            // our own topics is not routed while the server has no subscription for it.
             self.resubscribe(d).await?;
         }
+        d.resend().await?;
         Ok(session_present)
     }
 

@@ -22,10 +22,15 @@ pub struct TokioTcp {
 impl TokioTcp {
     /// Connects to `addr`, panicking (the test's failure) when it cannot.
     pub async fn connect(addr: SocketAddr) -> Self {
-        Self {
-            stream: FromTokio::new(open(addr).await.expect("connect to the broker")),
+        Self::try_connect(addr).await.expect("connect to the broker")
+    }
+
+    /// Connects to `addr`, within 10 s.
+    pub async fn try_connect(addr: SocketAddr) -> std::io::Result<Self> {
+        Ok(Self {
+            stream: FromTokio::new(open(addr).await?),
             addr,
-        }
+        })
     }
 }
 
