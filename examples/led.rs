@@ -18,7 +18,11 @@ use umqtt::QoS;
 use umqtt::client::{ClientOptions, MqttClient, std_net::TcpTransport};
 
 fn main() {
-    let a = args::Args::parse(&[]);
+    let a = args::Args::parse(
+        "usage: led [-h host] [-p port] [-k keepalive-seconds]",
+        &[],
+        &["-h", "--host", "-p", "--port", "-k", "--keepalive"],
+    );
     let host = a.get(&["-h", "--host"]).unwrap_or("127.0.0.1");
     let port: u16 = a.num(&["-p", "--port"], 1883);
     let keep_alive: u16 = a.num(&["-k", "--keepalive"], 60);

@@ -12,7 +12,11 @@ mod args;
 mod smart_home;
 
 fn main() {
-    let a = args::Args::parse(&[]);
+    let a = args::Args::parse(
+        "usage: smart_home [-h host] [-p port] [--uuid prefix] [-C status-count]",
+        &[],
+        &["-h", "--host", "-p", "--port", "--uuid", "-C", "--count"],
+    );
     let cfg = smart_home::Config {
         host: a.get(&["-h", "--host"]).unwrap_or("127.0.0.1").to_owned(),
         port: a.num(&["-p", "--port"], 1883),

@@ -301,10 +301,16 @@ impl std::error::Error for TlsError {
 /// `InvalidData` wrapping a [`TlsError`]. A read that ends because the socket's read
 /// timeout passed has kind `TimedOut`. A server closing TCP without a TLS close_notify
 /// is end of stream, as over plain TCP.
+///
+/// The client's `connect` after an error or `disconnect` reopens the TCP connection to
+/// the same address and runs a new handshake with the same configuration
+/// ([`Transport::reconnect`]), so umqtt.simple's reconnect-by-`connect()` works over TLS.
 pub struct TlsTransport {
     tcp: TcpTransport,
     conn: ClientConnection,
     name: String,
+    config: Arc<ClientConfig>,
+    handshake_timeout: Duration,
 }
 
 impl fmt::Debug for TlsTransport {
@@ -334,6 +340,7 @@ impl TlsTransport {
         })?;
         let name = options.server_name.as_deref().unwrap_or(host);
         let mut tls = Self::new(tcp, config, name)?;
+        tls.handshake_timeout = options.handshake_timeout;
         tls.handshake_within(options.handshake_timeout)?;
         Ok(tls)
     }
@@ -348,11 +355,13 @@ impl TlsTransport {
     pub fn new(tcp: TcpTransport, config: Arc<ClientConfig>, server_name: &str) -> Result<Self, TlsError> {
         let name = ServerName::try_from(server_name.to_string())
             .map_err(|_| TlsError::InvalidServerName(server_name.to_string()))?;
-        let conn = ClientConnection::new(config, name).map_err(TlsError::Tls)?;
+        let conn = ClientConnection::new(config.clone(), name).map_err(TlsError::Tls)?;
         Ok(Self {
             tcp,
             conn,
             name: server_name.to_string(),
+            config,
+            handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
         })
     }
 
@@ -533,6 +542,22 @@ impl embedded_io::ReadReady for TlsTransport {
 impl Transport for TlsTransport {
     fn now_ms(&mut self) -> u64 {
         monotonic_ms()
+    }
+
+    /// Opens a new TCP connection to the same address and completes a new handshake with
+    /// the same configuration and server name, within the handshake timeout. A TLS failure
+    /// is an `io::Error` of kind `InvalidData` wrapping the [`TlsError`].
+    fn reconnect(&mut self) -> io::Result<bool> {
+        if !self.tcp.reconnect()? {
+            return Ok(false);
+        }
+        let name = ServerName::try_from(self.name.clone())
+            .map_err(|_| TlsError::InvalidServerName(self.name.clone()).into_io())?;
+        self.conn =
+            ClientConnection::new(self.config.clone(), name).map_err(|e| TlsError::Tls(e).into_io())?;
+        self.handshake_within(self.handshake_timeout)
+            .map_err(TlsError::into_io)?;
+        Ok(true)
     }
 
     /// Waits on the socket and decrypts what arrives until plaintext is there, or the

@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use embedded_io::{Read, Write};
 use support::broker::{self, Broker, BrokerConfig, unique};
 use support::tls::Pki;
-use umqtt::client::Transport;
+use umqtt::client::{MqttClient, Transport};
 use umqtt::tls::{TlsError, TlsOptions, TlsTransport};
 use umqtt::ws::{WsOptions, WsTransport};
 use umqtt::{
@@ -132,6 +132,39 @@ fn mutual_tls_with_a_client_certificate() {
     assert!(t.wait_readable(10_000).expect("wait"));
     let mut rx = [0u8; 8];
     assert!(matches!(recv(&mut t, &mut rx), Ok(Packet::PingResp)));
+}
+
+/// umqtt.simple's reconnect over mutual TLS: after `disconnect`, `connect()` again opens a
+/// new TCP connection and runs a new handshake with the same certificate, and the session
+/// works (the broker logs two connections for the client id).
+#[test]
+fn mqtt_client_connects_again_over_mutual_tls() {
+    let pki = Pki::generate();
+    let broker = mutual_tls_broker(&pki);
+    let id = unique("mtls-again");
+    let topic = unique("mtls/again");
+    let options = TlsOptions::new()
+        .ca_file(&pki.ca)
+        .client_cert(&pki.client_cert, &pki.client_key);
+    let t = tls(broker.listener_port(0), &options)
+        .unwrap_or_else(|e| panic!("TLS: {e}\n--- log ---\n{}", broker.log()));
+    let (mut rx, mut tx) = ([0u8; 256], [0u8; 256]);
+    let mut c = MqttClient::new(t, &id, &mut rx, &mut tx);
+    c.connect(true).expect("first connect");
+    c.disconnect().expect("disconnect");
+    c.connect(true).expect("connect again over a new TLS connection");
+    assert_eq!(
+        c.subscribe(&topic, QoS::AtLeastOnce).expect("subscribe"),
+        QoS::AtLeastOnce
+    );
+    c.publish(&topic, b"again", false, QoS::AtLeastOnce)
+        .expect("publish");
+    let m = c.wait_msg().expect("wait_msg").expect("the echo");
+    assert_eq!(m.payload, b"again");
+    c.disconnect().expect("disconnect");
+    let log = broker.log();
+    let connects = log.matches(&format!(" as {id} (")).count();
+    assert_eq!(connects, 2, "{log}");
 }
 
 /// The refusal of a client certificate: during the handshake (TLS 1.2), or on the first

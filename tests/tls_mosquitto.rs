@@ -1,4 +1,4 @@
-//! `MqttClient` over TLS (rustls, through `examples/common/tls.rs`) against a real
+//! `MqttClient` over TLS (rustls, through the hand-written adapter `tests/support/rustls_adapter.rs`) against a real
 //! mosquitto with a TLS listener, using a CA and server certificate generated per test
 //! with rcgen (`tests/support/tls.rs`).
 //!

@@ -1,41 +1,66 @@
 //! A tiny command-line flag reader for the examples (keeps them free of extra dependencies).
+//! Options not in the program's lists are refused with its usage text and exit status 2.
 
 #![allow(dead_code)]
 
-use std::collections::HashMap;
-
 /// Parsed `-x value` / `--long value` options and bare `--flag`s.
 pub struct Args {
-    values: HashMap<String, String>,
+    values: Vec<(String, String)>,
     flags: Vec<String>,
 }
 
 impl Args {
-    /// Reads `std::env::args`. `switches` lists the options that take no value.
-    pub fn parse(switches: &[&str]) -> Self {
-        let mut values = HashMap::new();
+    /// Reads `std::env::args`. `switches` lists the options that take no value, `options`
+    /// those that take one; anything else (or a missing value) prints `usage` and exits
+    /// with status 2. `--help` prints `usage` and exits with status 0.
+    pub fn parse(usage: &str, switches: &[&str], options: &[&str]) -> Self {
+        Self::from_iter(std::env::args().skip(1), usage, switches, options)
+    }
+
+    fn from_iter(
+        mut it: impl Iterator<Item = String>,
+        usage: &str,
+        switches: &[&str],
+        options: &[&str],
+    ) -> Self {
+        let mut values = Vec::new();
         let mut flags = Vec::new();
-        let mut it = std::env::args().skip(1);
         while let Some(a) = it.next() {
-            if switches.contains(&a.as_str()) {
+            if a == "--help" {
+                println!("{usage}");
+                std::process::exit(0);
+            } else if switches.contains(&a.as_str()) {
                 flags.push(a);
-            } else if a.starts_with('-') {
+            } else if options.contains(&a.as_str()) {
                 match it.next() {
-                    Some(v) => {
-                        values.insert(a, v);
-                    }
-                    None => fail(&format!("option {a} needs a value")),
+                    Some(v) => values.push((a, v)),
+                    None => fail_usage(&format!("option {a} needs a value"), usage),
                 }
+            } else if a.starts_with('-') {
+                fail_usage(&format!("unknown option {a}"), usage);
             } else {
-                fail(&format!("unexpected argument {a}"));
+                fail_usage(&format!("unexpected argument {a}"), usage);
             }
         }
         Self { values, flags }
     }
 
-    /// The value of the first of `names` that was given.
+    /// The value of the last of `names` given (a repeated option: its last value).
     pub fn get(&self, names: &[&str]) -> Option<&str> {
-        names.iter().find_map(|n| self.values.get(*n)).map(String::as_str)
+        self.values
+            .iter()
+            .rev()
+            .find(|(n, _)| names.contains(&n.as_str()))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every value of `names`, in order (for repeatable options such as `-t`).
+    pub fn all(&self, names: &[&str]) -> Vec<&str> {
+        self.values
+            .iter()
+            .filter(|(n, _)| names.contains(&n.as_str()))
+            .map(|(_, v)| v.as_str())
+            .collect()
     }
 
     /// The value parsed as `T`, or `default`.
@@ -60,10 +85,10 @@ pub fn fail(msg: &str) -> ! {
     std::process::exit(2)
 }
 
-/// Milliseconds since the first call: the monotonic clock handed to `MqttClient::set_clock`.
-pub fn clock_ms() -> u64 {
-    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
-    START.get_or_init(std::time::Instant::now).elapsed().as_millis() as u64
+/// Prints `msg` and the usage text, and exits with status 2.
+pub fn fail_usage(msg: &str, usage: &str) -> ! {
+    eprintln!("error: {msg}\n\n{usage}");
+    std::process::exit(2)
 }
 
 /// Parses `0`, `1` or `2`.

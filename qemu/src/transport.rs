@@ -1,6 +1,6 @@
 //! An in-memory `embedded_io` transport: the broker's bytes come from a script, the
 //! client's bytes go to a capture buffer. Reads and writes move at most a few bytes per
-//! call, so the client's `read_exact`/`write_all` loops really loop.
+//! call, so the client's `read_exact`/`write_all` loops really loop. Time is virtual.
 
 use embedded_io::{ErrorKind, ErrorType, Read, ReadReady, Write};
 
@@ -39,6 +39,7 @@ pub struct ScriptTransport {
     out: [u8; OUT_CAP],
     out_len: usize,
     flushes: usize,
+    now_ms: u64,
 }
 
 impl ScriptTransport {
@@ -49,6 +50,7 @@ impl ScriptTransport {
             out: [0; OUT_CAP],
             out_len: 0,
             flushes: 0,
+            now_ms: 0,
         }
     }
 
@@ -100,6 +102,22 @@ impl Read for ScriptTransport {
 impl ReadReady for ScriptTransport {
     fn read_ready(&mut self) -> Result<bool, LinkError> {
         Ok(self.unread() > 0)
+    }
+}
+
+/// The client's view of time and waiting: a virtual clock that moves only when the client
+/// waits on a script that has nothing more to say, so runs are deterministic.
+impl umqtt::client::Transport for ScriptTransport {
+    fn now_ms(&mut self) -> u64 {
+        self.now_ms
+    }
+
+    fn wait_readable(&mut self, timeout_ms: u32) -> Result<bool, LinkError> {
+        if self.unread() > 0 {
+            return Ok(true);
+        }
+        self.now_ms = self.now_ms.saturating_add(u64::from(timeout_ms));
+        Ok(false)
     }
 }
 

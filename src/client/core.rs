@@ -175,7 +175,9 @@ impl<'b, const N: usize, const S: usize> Core<'b, N, S> {
             Handed::Frame => self.end_frame(),
             Handed::Front(len) => {
                 let end = self.held + self.have;
-                self.rx.copy_within(len..end, 0);
+                if let Some(live) = self.rx.get_mut(..end) {
+                    crate::wire::shift_down(live, len, 0);
+                }
                 self.held -= len;
             }
         }

@@ -253,7 +253,7 @@ impl<'b, E, const SUBS: usize> Robust<'b, E, SUBS> {
         }
         if let Some((at, len)) = found {
             let total = self.subscriptions.len();
-            self.subscriptions.copy_within(at + len..total, at);
+            crate::wire::shift_down(&mut self.subscriptions, at + len, at);
             self.subscriptions.truncate(total - len);
         }
     }

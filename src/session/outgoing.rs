@@ -223,10 +223,12 @@ impl<const N: usize, const S: usize> Session<N, S> {
 
     /// Removes the pending entry at `index`, releasing its stored bytes.
     pub(super) fn remove(&mut self, index: usize) {
-        if index >= self.pending.len() {
+        let Some(&entry) = self.pending.get(index) else {
             return;
-        }
-        let entry = self.pending.remove(index);
+        };
+        // Not `Vec::remove`: that is a `memmove` call (see `shift_down`).
+        crate::wire::shift_down(&mut self.pending, index + 1, index);
+        self.pending.pop();
         if let Some((at, len)) = entry.awaiting.stored() {
             self.release(at, len);
         }
@@ -235,7 +237,7 @@ impl<const N: usize, const S: usize> Session<N, S> {
     /// Drops `store[at..at + len]` and shifts the later entries down.
     pub(super) fn release(&mut self, at: usize, len: usize) {
         let total = self.store.len();
-        self.store.copy_within(at + len..total, at);
+        crate::wire::shift_down(&mut self.store, at + len, at);
         self.store.truncate(total - len);
         for p in self.pending.iter_mut() {
             if let Awaiting::PubAck { at: a, .. } | Awaiting::PubRec { at: a, .. } = &mut p.awaiting

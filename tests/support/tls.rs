@@ -2,8 +2,9 @@
 //! server certificate signed by it, and an unrelated second CA), and a mosquitto broker
 //! with an extra TLS listener using it.
 //!
-//! The TLS client adapter itself lives in `examples/common/tls.rs` (one source for the
-//! examples and the tests) and is re-exported here as [`transport`].
+//! A hand-written rustls adapter (`rustls_adapter.rs`, re-exported here as [`transport`])
+//! shows that any TLS stream implementing `embedded-io` carries the client; the library's
+//! own `umqtt::tls::TlsTransport` is tested in `tests/tls_lib_mosquitto.rs`.
 //!
 //! ```ignore
 //! let tb = tls::TlsBroker::start();             // or TlsBroker::with_password(user, pw)
@@ -14,7 +15,7 @@
 
 #![allow(dead_code)]
 
-#[path = "../../examples/common/tls.rs"]
+#[path = "rustls_adapter.rs"]
 pub mod transport;
 
 use std::fs;

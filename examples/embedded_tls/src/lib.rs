@@ -4,12 +4,14 @@
 //!
 //! embedded-tls 0.19 implements `embedded_io` 0.7 `Read + Write` (and, in its async
 //! flavour, `embedded_io_async` 0.7), the same versions umqtt uses, so a `TlsConnection`
-//! plugs in as the client's transport as it is. What the firmware supplies:
+//! carries the client's bytes as it is; [`TlsTransport`] adds the clock the client's
+//! timers need. What the firmware supplies:
 //! * the socket under it: anything `embedded_io::{Read, Write}` (an embassy-net or smoltcp
 //!   TCP socket, a modem's AT-command socket);
 //! * a cryptographically secure RNG (`rand_core` 0.6 `CryptoRng + RngCore`, e.g. the MCU's
 //!   TRNG);
-//! * the CA certificate in DER, e.g. `include_bytes!("ca.der")`.
+//! * the CA certificate in DER, e.g. `include_bytes!("ca.der")`;
+//! * a monotonic millisecond clock (`fn() -> u64`, e.g. from a SysTick counter).
 //!
 //! Build it with
 //! `cargo build --manifest-path examples/embedded_tls/Cargo.toml --target thumbv7em-none-eabihf`.
@@ -24,7 +26,7 @@ use embedded_tls::blocking::{
 };
 use embedded_tls::pki::CertVerifier;
 use umqtt::QoS;
-use umqtt::client::{ClientError, ClientOptions, MqttClient};
+use umqtt::client::{ClientError, ClientOptions, MqttClient, Transport};
 
 /// The cipher suite offered (TLS 1.3 only: embedded-tls implements no TLS 1.2).
 pub type Suite = Aes128GcmSha256;
@@ -124,8 +126,65 @@ impl From<ClientError<TlsError>> for Error {
     }
 }
 
-/// The TLS connection type: the client's transport.
+/// The TLS connection type.
 pub type Tls<'a, S> = TlsConnection<'a, S, Suite>;
+
+/// embedded-tls' blocking connection as the client's [`Transport`]: the bytes go through
+/// the TLS connection; the time comes from the firmware's millisecond clock.
+///
+/// The blocking `TlsConnection` cannot say whether a record is waiting, so
+/// `wait_readable` answers "ready" and the read that follows blocks until data comes or
+/// the socket's own read timeout fires. Give the socket a read timeout shorter than half
+/// the keep-alive interval: embedded-tls reports it as an error of kind `TimedOut`, which
+/// the client takes as a tick of its timers (keep-alive PINGREQ, deadlines), never as a
+/// failure. With embassy, use the async `TlsConnection` and an `AsyncTransport` whose
+/// `wait_readable` is a `with_timeout` around the socket's `wait_read_ready`.
+pub struct TlsTransport<'a, S: Read + Write> {
+    conn: Tls<'a, S>,
+    clock: fn() -> u64,
+}
+
+impl<'a, S: Read + Write> TlsTransport<'a, S> {
+    /// Wraps an opened connection; `clock` gives monotonic milliseconds.
+    pub fn new(conn: Tls<'a, S>, clock: fn() -> u64) -> Self {
+        Self { conn, clock }
+    }
+
+    /// The TLS connection back (to `close` it with a close_notify).
+    pub fn into_inner(self) -> Tls<'a, S> {
+        self.conn
+    }
+}
+
+impl<S: Read + Write> embedded_io::ErrorType for TlsTransport<'_, S> {
+    type Error = TlsError;
+}
+
+impl<S: Read + Write> Read for TlsTransport<'_, S> {
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize, TlsError> {
+        self.conn.read(buf)
+    }
+}
+
+impl<S: Read + Write> Write for TlsTransport<'_, S> {
+    fn write(&mut self, buf: &[u8]) -> Result<usize, TlsError> {
+        self.conn.write(buf)
+    }
+
+    fn flush(&mut self) -> Result<(), TlsError> {
+        self.conn.flush()
+    }
+}
+
+impl<S: Read + Write> Transport for TlsTransport<'_, S> {
+    fn now_ms(&mut self) -> u64 {
+        (self.clock)()
+    }
+
+    fn wait_readable(&mut self, _timeout_ms: u32) -> Result<bool, TlsError> {
+        Ok(true)
+    }
+}
 
 /// Opens TLS over `socket` (verifying the broker as `server_name` against `ca_der`), then
 /// connects to MQTT as `client_id` and publishes `payload` to `topic` at QoS 1.
@@ -144,19 +203,22 @@ pub fn publish_once<S: Read + Write, R: CryptoRngCore>(
     topic: &str,
     payload: &[u8],
     bufs: &mut Buffers,
+    clock: fn() -> u64,
 ) -> Result<(), Error> {
     let config = TlsConfig::new().with_server_name(server_name);
     let mut tls: Tls<'_, S> = TlsConnection::new(socket, &mut bufs.tls_read, &mut bufs.tls_write);
     tls.open(TlsContext::new(&config, VerifyingProvider::new(rng, ca_der)))
         .map_err(Error::Handshake)?;
 
-    let mut client: MqttClient<'_, Tls<'_, S>> =
-        MqttClient::new(tls, client_id, &mut bufs.mqtt_rx, &mut bufs.mqtt_tx).with_options(options);
+    let transport = TlsTransport::new(tls, clock);
+    let mut client =
+        MqttClient::new(transport, client_id, &mut bufs.mqtt_rx, &mut bufs.mqtt_tx).with_options(options);
     client.connect(true)?;
     client.publish(topic, payload, false, QoS::AtLeastOnce)?;
     client.disconnect()?;
     // Send close_notify and get the socket back to close it.
     let _socket = client
+        .into_inner()
         .into_inner()
         .close()
         .map_err(|(_, e)| Error::Handshake(e))?;

@@ -75,6 +75,7 @@ fn publish(
         topic,
         payload,
         &mut bufs,
+        umqtt::client::std_net::monotonic_ms,
     )
 }
 

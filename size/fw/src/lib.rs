@@ -130,6 +130,19 @@ impl embedded_io::ReadReady for ScriptIo {
     }
 }
 
+/// The client's clock and bounded wait: the script is all there is, so data (or its end)
+/// is always ready at once and the clock stands still.
+#[cfg(feature = "umqtt")]
+impl umqtt::client::Transport for ScriptIo {
+    fn now_ms(&mut self) -> u64 {
+        0
+    }
+
+    fn wait_readable(&mut self, _timeout_ms: u32) -> Result<bool, Self::Error> {
+        Ok(true)
+    }
+}
+
 impl embedded_io::Write for ScriptIo {
     fn write(&mut self, buf: &[u8]) -> Result<usize, Self::Error> {
         Ok(self.write_bytes(buf))

@@ -12,8 +12,8 @@
 //! [`Transport`] lets one client type run over either plain TCP or TLS, chosen at run time
 //! (`MqttClient<'_, Transport>`).
 //!
-//! Shared by the examples (`#[path = "common/tls.rs"] mod tls;`) and the integration tests
-//! (`tests/support/tls.rs` includes this file), so that both use the same adapter.
+//! The tests use it (through `tests/support/tls.rs`) to show that a TLS stream written
+//! outside the library carries the client just as well; programs use `umqtt::tls`.
 
 #![allow(dead_code)]
 
