@@ -24,48 +24,51 @@ use umqtt::client::{ClientError, MqttClient, Transport};
 struct Paho<'a> {
     topic: &'a str,
     count: u32,
-    received: &'a mut u32,
-    done: &'a mut bool,
 }
 
 impl cli::Program for Paho<'_> {
-    /// One connection: `Ok` when it was lost (the caller opens a new one) or, with `done`
-    /// set, when `-C` messages have come.
+    /// Connects, subscribes and prints messages; a lost connection is opened again by
+    /// `connect()` (a new TCP connection, TLS and WebSocket handshake, through the
+    /// transport) after a second. Returns once `-C` messages have come.
     fn run<T: Transport>(self, conn: &cli::Conn, transport: T) -> Result<(), String>
     where
         T::Error: Display,
     {
         let (mut rx, mut tx) = ([0u8; 4096], [0u8; 512]);
         let mut client = MqttClient::new(transport, &conn.id, &mut rx, &mut tx).with_options(conn.options());
-        // client.connect(host, port, 60); def on_connect(...): client.subscribe(topic)
-        let connected = client
-            .connect(true)
-            .and_then(|_| client.subscribe(self.topic, QoS::AtLeastOnce));
-        match connected {
-            Ok(_) => println!("connected, subscribed to {}", self.topic),
-            Err(e) if e.ends_connection() && !matches!(e, ClientError::ConnectionRefused(_)) => {
-                eprintln!("connect failed: {e}");
-                return Ok(());
-            }
-            Err(e) => return Err(e.to_string()),
-        }
-        // client.loop_forever(); def on_message(client, userdata, msg): print(...)
+        let mut received = 0;
         loop {
-            match client.wait_msg() {
-                Ok(Some(m)) => {
-                    println!("{} {}", m.topic.as_str(), String::from_utf8_lossy(m.payload));
-                    *self.received += 1;
-                    if self.count != 0 && *self.received >= self.count {
-                        *self.done = true;
-                        return client.disconnect().map_err(|e| e.to_string());
-                    }
-                }
-                Ok(None) => {}
-                Err(e) if e.ends_connection() => {
-                    eprintln!("connection lost: {e}");
-                    return Ok(());
+            // client.connect(host, port, 60); def on_connect(...): client.subscribe(topic)
+            let connected = client
+                .connect(true)
+                .and_then(|_| client.subscribe(self.topic, QoS::AtLeastOnce));
+            match connected {
+                Ok(_) => println!("connected, subscribed to {}", self.topic),
+                Err(e) if e.ends_connection() && !matches!(e, ClientError::ConnectionRefused(_)) => {
+                    eprintln!("connect failed: {e}; again in 1 s");
+                    std::thread::sleep(Duration::from_secs(1));
+                    continue;
                 }
                 Err(e) => return Err(e.to_string()),
+            }
+            // client.loop_forever(); def on_message(client, userdata, msg): print(...)
+            loop {
+                match client.wait_msg() {
+                    Ok(Some(m)) => {
+                        println!("{} {}", m.topic.as_str(), String::from_utf8_lossy(m.payload));
+                        received += 1;
+                        if self.count != 0 && received >= self.count {
+                            return client.disconnect().map_err(|e| e.to_string());
+                        }
+                    }
+                    Ok(None) => {}
+                    Err(e) if e.ends_connection() => {
+                        eprintln!("connection lost: {e}; reconnecting in 1 s");
+                        std::thread::sleep(Duration::from_secs(1));
+                        break;
+                    }
+                    Err(e) => return Err(e.to_string()),
+                }
             }
         }
     }
@@ -85,25 +88,8 @@ fn main() {
     }
     let topic = a.get(&["-t", "--topic"]).unwrap_or("#");
     let count = a.num(&["-C", "--count"], 0);
-    // loop_forever: a lost connection is opened again (TCP, TLS and WebSocket handshake),
-    // after a second; a first connection that cannot be opened at all is an error.
-    let (mut received, mut first) = (0, true);
-    loop {
-        let mut done = false;
-        let program = Paho {
-            topic,
-            count,
-            received: &mut received,
-            done: &mut done,
-        };
-        match conn.open(program) {
-            Ok(()) if done => return,
-            Ok(()) => {}
-            Err(e) if first => args::fail(&e),
-            Err(e) => eprintln!("{e}"),
-        }
-        first = false;
-        eprintln!("reconnecting in 1 s");
-        std::thread::sleep(Duration::from_secs(1));
+    // A first connection that cannot be opened at all is an error; later ones are retried.
+    if let Err(e) = conn.open(Paho { topic, count }) {
+        args::fail(&e);
     }
 }

@@ -43,6 +43,14 @@ cargo test --locked --no-default-features 2>&1 | tee "$LOG_DIR/no-default.log"
 step "cargo test (all features)"
 cargo test --locked --all-features 2>&1 | tee "$LOG_DIR/all-features.log"
 
+# --- the crate as published --------------------------------------------------------------
+step "cargo package: the published crate builds, and its tests, examples and benches compile from it"
+cargo package --locked
+PKG_DIR=target/package/umqtt-$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+# The shared target directory keeps the dependencies built by the steps above.
+cargo test --all-features --no-run --manifest-path "$PKG_DIR/Cargo.toml" --target-dir target
+cargo check --all-features --benches --manifest-path "$PKG_DIR/Cargo.toml" --target-dir target
+
 # --- fuzzing ------------------------------------------------------------------------------
 step "fuzz crate lints (stable)"
 cargo clippy --manifest-path fuzz/Cargo.toml --all-targets -- -D warnings

@@ -351,6 +351,39 @@ fn publish_qos1_does_not_return_ok_without_its_puback_mqtt_2_3_1_6() {
 }
 
 #[test]
+fn a_message_re_sent_after_a_reconnect_is_awaited_within_the_response_timeout() {
+    let (mut rx, mut tx) = ([0u8; 64], [0u8; 64]);
+    let mut c = connected(&mut rx, &mut tx, &[]);
+    c.set_response_timeout(5_000);
+    // The QoS 1 message is written, then the connection ends before its PUBACK.
+    assert_eq!(
+        c.publish("t", b"m", false, QoS::AtLeastOnce),
+        Err(ClientError::ConnectionClosed)
+    );
+    // A new connection: the server kept the session, takes the re-sent copy, and is silent.
+    let mut t = ScriptedTransport::with_inbound(&CONNACK_SP);
+    t.silent = true;
+    c.replace_transport(t);
+    assert_eq!(c.connect(false), Ok(true));
+    let out = written(&mut c);
+    assert!(
+        out.ends_with(&publish_bytes("t", b"m", QoS::AtLeastOnce, 1, true, false)),
+        "re-sent with DUP: {out:02x?}"
+    );
+    // Waiting for it is bounded by the response timeout (not by keep-alive, 60 s), and the
+    // error names the PUBACK.
+    let start = c.transport_mut().now;
+    assert_eq!(
+        c.wait_acked(),
+        Err(ClientError::Timeout {
+            awaited: Awaited::PubAck(PacketId::new(1).unwrap()),
+            after_ms: 5_000
+        })
+    );
+    assert!(c.transport_mut().now - start <= 5_000);
+}
+
+#[test]
 fn publish_qos2_runs_the_full_handshake_with_exact_bytes_mqtt_4_3_3_1() {
     let (mut rx, mut tx) = ([0u8; 64], [0u8; 64]);
     let script = cat(&[&pubrec(1), &pubcomp(1)]);
@@ -489,6 +522,71 @@ fn qos1_publish_larger_than_the_store_is_refused_before_sending() {
     let _ = c.replace_transport(ScriptedTransport::with_inbound(&CONNACK_SP));
     assert_eq!(c.connect(false), Ok(true));
     assert_eq!(written(&mut c), connect_bytes(false, 60), "nothing to re-send");
+}
+
+#[test]
+fn suback_with_wrong_id_is_protocol_error_mqtt_2_3_1_7() {
+    let (mut rx, mut tx) = ([0u8; 64], [0u8; 64]);
+    let mut c = connected(&mut rx, &mut tx, &[0x90, 0x03, 0x00, 0x07, 0x00]);
+    assert_eq!(
+        c.subscribe("s", QoS::AtMostOnce),
+        Err(ClientError::Protocol(ProtocolError::UnknownPacketId(
+            PacketType::SubAck,
+            PacketId::new(7).unwrap()
+        )))
+    );
+}
+
+#[test]
+fn unsubscribe_writes_exact_bytes_and_waits_for_unsuback() {
+    let (mut rx, mut tx) = ([0u8; 64], [0u8; 64]);
+    let mut c = connected(&mut rx, &mut tx, &ack(0xB0, 1));
+    c.unsubscribe("s/#").unwrap();
+    assert_eq!(
+        written(&mut c),
+        [0xA2, 0x07, 0x00, 0x01, 0x00, 0x03, b's', b'/', b'#']
+    );
+    assert_eq!(c.transport_mut().unread(), 0);
+    assert_eq!(c.session().inflight(), 0);
+}
+
+#[test]
+fn disconnect_writes_e0_00_and_nothing_more_is_sent_mqtt_3_14_4_2() {
+    let (mut rx, mut tx) = ([0u8; 64], [0u8; 64]);
+    let mut c = connected(&mut rx, &mut tx, &[]);
+    c.disconnect().unwrap();
+    assert_eq!(written(&mut c), DISCONNECT);
+    assert_eq!(c.session().phase(), Phase::Disconnected);
+    let not_connected = Err(ClientError::Protocol(ProtocolError::NotConnected));
+    assert_eq!(c.publish("t", b"", false, QoS::AtMostOnce), not_connected);
+    assert_eq!(c.subscribe("t", QoS::AtMostOnce).map(|_| ()), not_connected);
+    assert_eq!(c.unsubscribe("t"), not_connected);
+    assert_eq!(c.ping(), not_connected);
+    assert_eq!(c.disconnect(), not_connected);
+    assert_eq!(c.ping_if_due(u64::MAX), Ok(false));
+    assert_eq!(
+        kind(c.wait_msg()),
+        Err(ClientError::Protocol(ProtocolError::NotConnected))
+    );
+    assert_eq!(written(&mut c), b"");
+}
+
+#[test]
+fn a_transport_carries_one_connect_mqtt_3_1_0_2_mqtt_3_14_4_2() {
+    let (mut rx, mut tx) = ([0u8; 64], [0u8; 64]);
+    let mut c = connected(&mut rx, &mut tx, &[]);
+    // While connected: a second CONNECT on the same connection is refused, nothing written.
+    assert_eq!(
+        c.connect(true),
+        Err(ClientError::Protocol(ProtocolError::AlreadyConnected))
+    );
+    assert_eq!(written(&mut c), b"");
+    // After DISCONNECT the connection is finished: `connect` asks the transport for a new
+    // one, and this one cannot reopen, so no CONNECT is written on the old one.
+    c.disconnect().unwrap();
+    assert_eq!(written(&mut c), DISCONNECT);
+    assert_eq!(c.connect(false), Err(ClientError::TransportClosed));
+    assert_eq!(written(&mut c), b"");
 }
 
 // receiving

@@ -9,6 +9,8 @@
 //!   DISCONNECT work over binary frames, including a 100 KB message sent as several frames
 //!   and one received through a 7-byte read buffer;
 //! * `Transport::wait_readable` says false while nothing comes and true when a message does;
+//! * `MqttClient::connect` after `disconnect` opens a new TCP connection and WebSocket
+//!   through `Transport::reconnect`, and the client works on it;
 //! * against a tiny local server that answers wrongly: a bad `Sec-WebSocket-Accept`, a 404,
 //!   a missing subprotocol and silence each fail `connect` with the matching `WsError`.
 //!
@@ -27,8 +29,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use embedded_io::{Read, Write};
 use support::broker::{self, Broker, BrokerConfig, unique};
-use umqtt::client::Transport;
 use umqtt::client::std_net::TcpTransport;
+use umqtt::client::{MqttClient, Transport};
 use umqtt::ws::{TransportError, WsError, WsOptions, WsTransport};
 use umqtt::{
     Connect, ConnectReturnCode, Delivery, Entries, Packet, PacketId, Publish, QoS, Subscribe, Subscription,
@@ -59,15 +61,17 @@ fn random() -> impl FnMut(&mut [u8]) {
 type Ws = WsTransport<'static, TcpTransport, Box<dyn FnMut(&mut [u8]) + Send>>;
 
 /// A TCP connection to `port` (with a read timeout) opened as a WebSocket.
-fn ws_connect(port: u16, options: WsOptions<'_>) -> Result<Ws, TransportError<std::io::Error>> {
+fn ws_connect(port: u16, options: WsOptions<'static>) -> Result<Ws, TransportError<std::io::Error>> {
     let tcp = TcpTransport::connect(("127.0.0.1", port)).expect("TCP connect");
     tcp.set_read_timeout(Some(IO_TIMEOUT)).expect("read timeout");
     let buf: &'static mut [u8] = Box::leak(vec![0u8; 2048].into_boxed_slice());
     WsTransport::connect(tcp, &options, Box::new(random()), buf)
 }
 
-fn host(port: u16) -> String {
-    format!("127.0.0.1:{port}")
+/// The `Host` header for `port`; leaked, like the buffer, so a `Ws` can keep its options
+/// for `reconnect`.
+fn host(port: u16) -> &'static str {
+    Box::leak(format!("127.0.0.1:{port}").into_boxed_str())
 }
 
 fn send(ws: &mut Ws, packet: &Packet<'_>) {
@@ -125,6 +129,37 @@ fn ws_broker() -> Broker {
 }
 
 #[test]
+fn mqtt_client_connects_again_over_a_new_websocket() {
+    let broker = ws_broker();
+    let port = broker.listener_port(0);
+    let id = unique("ws-again");
+    let topic = unique("ws/again");
+    let ws = ws_connect(port, WsOptions::new(host(port)))
+        .unwrap_or_else(|e| panic!("handshake: {e}\n--- log ---\n{}", broker.log()));
+    let (mut rx, mut tx) = ([0u8; 256], [0u8; 256]);
+    let mut c = MqttClient::new(ws, &id, &mut rx, &mut tx);
+    c.connect(true).expect("first connect");
+    c.disconnect().expect("disconnect");
+    c.connect(true).unwrap_or_else(|e| {
+        panic!(
+            "connect again over a new WebSocket: {e}\n--- log ---\n{}",
+            broker.log()
+        )
+    });
+    assert_eq!(
+        c.subscribe(&topic, QoS::AtLeastOnce).expect("subscribe"),
+        QoS::AtLeastOnce
+    );
+    c.publish(&topic, b"again", false, QoS::AtLeastOnce)
+        .expect("publish");
+    let m = c.wait_msg().expect("wait_msg").expect("the echo");
+    assert_eq!(m.payload, b"again");
+    c.disconnect().expect("disconnect");
+    let log = broker.log();
+    assert_eq!(log.matches(&format!(" as {id} (")).count(), 2, "{log}");
+}
+
+#[test]
 fn publish_and_subscribe_over_websocket() {
     let broker = ws_broker();
     let topic = unique("ws/t");
@@ -133,7 +168,7 @@ fn publish_and_subscribe_over_websocket() {
 
     let mut ws = ws_connect(
         broker.listener_port(0),
-        WsOptions::new(&host(broker.listener_port(0))),
+        WsOptions::new(host(broker.listener_port(0))),
     )
     .unwrap_or_else(|e| panic!("handshake: {e}\n--- log ---\n{}", broker.log()));
     mqtt_connect(&mut ws, &unique("ws-pub"));
@@ -193,7 +228,7 @@ fn large_messages_span_frames_both_ways() {
     let sub = broker::mosquitto_sub(broker.port(), &["-t", &topic, "-C", "1"]);
     sub.wait_ready();
 
-    let mut ws = ws_connect(port, WsOptions::new(&host(port))).expect("handshake");
+    let mut ws = ws_connect(port, WsOptions::new(host(port))).expect("handshake");
     mqtt_connect(&mut ws, &unique("ws-big"));
     let payload = vec![b'x'; 100_000];
     let publish = Packet::Publish(Publish::new(
@@ -267,7 +302,7 @@ fn accept_for(key: &str) -> String {
     String::from_utf8(umqtt::ws::handshake::accept_key(key.as_bytes()).to_vec()).unwrap()
 }
 
-fn handshake_error(port: u16, options: WsOptions<'_>) -> WsError {
+fn handshake_error(port: u16, options: WsOptions<'static>) -> WsError {
     match ws_connect(port, options) {
         Ok(_) => panic!("the handshake succeeded"),
         Err(TransportError::Ws(e)) => e,

@@ -277,12 +277,27 @@ impl<'b, const N: usize, const S: usize> Core<'b, N, S> {
         self.session.mark_sent(now);
         if let Some(id) = id {
             self.session.mark_publish_sent(id);
-            let awaited = match self.session.awaiting(id) {
-                Some(PacketType::PubRec) => Awaited::PubRec(id),
-                _ => Awaited::PubAck(id),
-            };
-            self.expect_reply(awaited, now);
+            self.expect = None;
+            self.expect_ack(id, now);
         }
+    }
+
+    /// Starts the deadline for the next acknowledgement of the QoS 1/2 message `id`, unless
+    /// one already runs for it (a re-sent message waited for again after a reconnect gets
+    /// a fresh one from `now`).
+    pub(crate) fn expect_ack(&mut self, id: PacketId, now: u64) {
+        if let Some((Awaited::PubAck(w) | Awaited::PubRec(w) | Awaited::PubComp(w), _)) = self.expect
+            && w == id
+        {
+            return;
+        }
+        let awaited = match self.session.awaiting(id) {
+            Some(PacketType::PubAck) => Awaited::PubAck(id),
+            Some(PacketType::PubRec) => Awaited::PubRec(id),
+            Some(PacketType::PubComp) => Awaited::PubComp(id),
+            _ => return,
+        };
+        self.expect_reply(awaited, now);
     }
 
     /// Encodes a SUBSCRIBE for one filter into the transmit buffer.

@@ -317,8 +317,12 @@ impl<'b, T: AsyncTransport, const N: usize, const S: usize> Driver<'b, T, N, S> 
         written.map_err(|e| self.core.fail(e))
     }
 
+    /// Waits until the QoS 1/2 message `id` is fully acknowledged, within the response
+    /// timeout for each acknowledgement.
     pub(crate) async fn until_published(&mut self, id: PacketId) -> Result<(), ClientError<T::Error>> {
         self.core.begin(true);
+        let now = self.now();
+        self.core.expect_ack(id, now);
         while self.core.session.is_pending(id) {
             self.next_step(true).await?;
         }
@@ -328,9 +332,12 @@ impl<'b, T: AsyncTransport, const N: usize, const S: usize> Driver<'b, T, N, S> 
 
     pub(crate) async fn wait_acked(&mut self) -> Result<(), ClientError<T::Error>> {
         self.core.begin(true);
-        while self.core.session.unacked_messages() > 0 {
+        while let Some(id) = self.core.session.first_unacked() {
+            let now = self.now();
+            self.core.expect_ack(id, now);
             self.next_step(true).await?;
         }
+        self.core.expect_nothing();
         Ok(())
     }
 

@@ -249,6 +249,14 @@ impl<const N: usize, const S: usize> Session<N, S> {
         })
     }
 
+    /// The oldest outgoing QoS 1/2 message not yet fully acknowledged.
+    pub(crate) fn first_unacked(&self) -> Option<PacketId> {
+        self.pending
+            .iter()
+            .find(|p| p.awaiting.is_message())
+            .map(|p| p.id)
+    }
+
     /// Number of incoming QoS 2 messages delivered but not yet released by PUBREL.
     pub fn incoming_qos2(&self) -> usize {
         self.incoming_qos2.len()

@@ -59,6 +59,19 @@ impl<'b, R: FnMut(&mut [u8])> Core<'b, R> {
         }
     }
 
+    /// Forgets the connection (buffered bytes, decoder, close state, a failure), keeping the
+    /// buffer and the random source, before a handshake on a new connection.
+    pub(crate) fn reset(&mut self, max_frame_len: u64) {
+        self.start = 0;
+        self.end = 0;
+        self.dec = Decoder::new(max_frame_len);
+        self.pending_len = 0;
+        self.close_received = false;
+        self.close_sent = false;
+        self.eof = false;
+        self.failed = None;
+    }
+
     /// Writes the Upgrade request into the buffer; send `request_bytes(n)` next.
     pub(crate) fn request(&mut self, options: &WsOptions<'_>) -> Result<(Handshake, usize), WsError> {
         let mut nonce = [0u8; 16];

@@ -281,16 +281,25 @@ impl<E> From<WsError> for TransportError<E> {
     }
 }
 
-impl<E: fmt::Debug> fmt::Display for TransportError<E> {
+impl<E: fmt::Display> fmt::Display for TransportError<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Io(e) => write!(f, "the connection under the WebSocket failed: {e:?}"),
+            Self::Io(e) => write!(f, "the connection under the WebSocket failed: {e}"),
             Self::Ws(e) => write!(f, "WebSocket: {e}"),
         }
     }
 }
 
-impl<E: fmt::Debug> core::error::Error for TransportError<E> {}
+/// The stream's error is part of the message (`embedded_io::Error` does not promise
+/// `'static`, so it cannot be the `source`); a WebSocket error is the source.
+impl<E: fmt::Display + fmt::Debug> core::error::Error for TransportError<E> {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            Self::Io(_) => None,
+            Self::Ws(e) => Some(e),
+        }
+    }
+}
 
 impl<E: embedded_io::Error> embedded_io::Error for TransportError<E> {
     fn kind(&self) -> embedded_io::ErrorKind {

@@ -22,6 +22,8 @@ use crate::client::Transport;
 pub struct WsTransport<'b, T, R> {
     inner: T,
     core: Core<'b, R>,
+    /// Kept for [`Transport::reconnect`], which repeats the handshake.
+    options: WsOptions<'b>,
 }
 
 impl<T, R> core::fmt::Debug for WsTransport<'_, T, R> {
@@ -45,6 +47,24 @@ fn is_timeout<E: embedded_io::Error>(e: &E) -> bool {
     e.kind() == ErrorKind::TimedOut
 }
 
+/// Waits for the handshake response on `t` until `timeout_ms` after `start`.
+fn wait_until<T: Transport>(
+    t: &mut T,
+    start: u64,
+    timeout_ms: u32,
+) -> Result<bool, TransportError<T::Error>> {
+    let elapsed = t.now_ms().saturating_sub(start);
+    let left = u64::from(timeout_ms).saturating_sub(elapsed);
+    if left == 0 {
+        return Err(WsError::NoResponse { timeout_ms }.into());
+    }
+    match t.wait_readable(u32::try_from(left).unwrap_or(u32::MAX)) {
+        Ok(ready) => Ok(ready),
+        Err(e) if is_timeout(&e) => Ok(false),
+        Err(e) => Err(TransportError::Io(e)),
+    }
+}
+
 impl<'b, T: Read + Write, R: FnMut(&mut [u8])> WsTransport<'b, T, R> {
     /// Opens the WebSocket on `inner` (already connected): sends the Upgrade request and
     /// checks the server's `101` response, giving up after
@@ -56,29 +76,16 @@ impl<'b, T: Read + Write, R: FnMut(&mut [u8])> WsTransport<'b, T, R> {
     /// [`WsError`] saying what is wrong with the response.
     pub fn connect(
         inner: T,
-        options: &WsOptions<'_>,
+        options: &WsOptions<'b>,
         random: R,
         buf: &'b mut [u8],
     ) -> Result<Self, TransportError<T::Error>>
     where
         T: Transport,
     {
-        let timeout_ms = options.handshake_timeout_ms;
-        Self::open(inner, options, random, buf, |t| {
-            let start = t.now_ms();
-            Ok(move |t: &mut T| {
-                let elapsed = t.now_ms().saturating_sub(start);
-                let left = u64::from(timeout_ms).saturating_sub(elapsed);
-                if left == 0 {
-                    return Err(WsError::NoResponse { timeout_ms }.into());
-                }
-                match t.wait_readable(u32::try_from(left).unwrap_or(u32::MAX)) {
-                    Ok(ready) => Ok(ready),
-                    Err(e) if is_timeout(&e) => Ok(false),
-                    Err(e) => Err(TransportError::Io(e)),
-                }
-            })
-        })
+        let mut this = Self::new(inner, options, random, buf);
+        this.bounded_handshake()?;
+        Ok(this)
     }
 
     /// [`connect`](Self::connect) for a stream that cannot wait with a time limit: the
@@ -88,44 +95,54 @@ impl<'b, T: Read + Write, R: FnMut(&mut [u8])> WsTransport<'b, T, R> {
     /// As [`connect`](Self::connect), without the timeout.
     pub fn connect_unbounded(
         inner: T,
-        options: &WsOptions<'_>,
+        options: &WsOptions<'b>,
         random: R,
         buf: &'b mut [u8],
     ) -> Result<Self, TransportError<T::Error>> {
-        Self::open(inner, options, random, buf, |_| Ok(|_: &mut T| Ok(true)))
+        let mut this = Self::new(inner, options, random, buf);
+        this.handshake(|_| Ok(true))?;
+        Ok(this)
     }
 
-    /// The handshake; `start_wait` starts the clock and returns the wait before each read.
-    fn open<W>(
-        inner: T,
-        options: &WsOptions<'_>,
-        random: R,
-        buf: &'b mut [u8],
-        start_wait: impl FnOnce(&mut T) -> Result<W, TransportError<T::Error>>,
-    ) -> Result<Self, TransportError<T::Error>>
-    where
-        W: FnMut(&mut T) -> Result<bool, TransportError<T::Error>>,
-    {
-        let mut this = Self {
+    fn new(inner: T, options: &WsOptions<'b>, random: R, buf: &'b mut [u8]) -> Self {
+        Self {
             inner,
             core: Core::new(buf, random, options.max_frame_len),
-        };
-        let (hs, n) = this.core.request(options)?;
-        write_all(&mut this.inner, this.core.request_bytes(n))?;
-        this.inner.flush().map_err(TransportError::Io)?;
-        let mut wait = start_wait(&mut this.inner)?;
+            options: *options,
+        }
+    }
+
+    /// The handshake within [`handshake_timeout_ms`](WsOptions::handshake_timeout_ms).
+    fn bounded_handshake(&mut self) -> Result<(), TransportError<T::Error>>
+    where
+        T: Transport,
+    {
+        let start = self.inner.now_ms();
+        let timeout_ms = self.options.handshake_timeout_ms;
+        self.handshake(|t| wait_until(t, start, timeout_ms))
+    }
+
+    /// Sends the Upgrade request and reads until the response is complete; `wait` runs
+    /// before each read and says whether data is there.
+    fn handshake(
+        &mut self,
+        mut wait: impl FnMut(&mut T) -> Result<bool, TransportError<T::Error>>,
+    ) -> Result<(), TransportError<T::Error>> {
+        let (hs, n) = self.core.request(&self.options)?;
+        write_all(&mut self.inner, self.core.request_bytes(n))?;
+        self.inner.flush().map_err(TransportError::Io)?;
         loop {
-            if !wait(&mut this.inner)? {
+            if !wait(&mut self.inner)? {
                 continue;
             }
-            let space = this.core.response_space()?;
-            let n = match this.inner.read(space) {
+            let space = self.core.response_space()?;
+            let n = match self.inner.read(space) {
                 Ok(n) => n,
                 Err(e) if is_timeout(&e) => continue,
                 Err(e) => return Err(TransportError::Io(e)),
             };
-            if this.core.response_filled(&hs, n)? {
-                return Ok(this);
+            if self.core.response_filled(&hs, n)? {
+                return Ok(());
             }
         }
     }
@@ -246,6 +263,18 @@ impl<T: Transport, R: FnMut(&mut [u8])> Transport for WsTransport<'_, T, R> {
         self.inner.now_ms()
     }
 
+    /// Reconnects the stream underneath ([`Transport::reconnect`] of `T`: a new TCP or TLS
+    /// connection) and opens the WebSocket on it again with the same options, within the
+    /// handshake timeout. `Ok(false)` when the stream cannot reconnect.
+    fn reconnect(&mut self) -> Result<bool, Self::Error> {
+        if !self.inner.reconnect().map_err(TransportError::Io)? {
+            return Ok(false);
+        }
+        self.core.reset(self.options.max_frame_len);
+        self.bounded_handshake()?;
+        Ok(true)
+    }
+
     /// `Ok(true)` at once when payload bytes are buffered; otherwise waits on the stream,
     /// taking in what arrives and answering control frames, until payload or end of stream
     /// is there or `timeout_ms` has passed.
@@ -293,6 +322,8 @@ mod nonblocking {
     pub struct AsyncWsTransport<'b, T, R> {
         inner: T,
         core: Core<'b, R>,
+        /// Kept for [`AsyncTransport::reconnect`], which repeats the handshake.
+        options: WsOptions<'b>,
     }
 
     impl<T, R> core::fmt::Debug for AsyncWsTransport<'_, T, R> {
@@ -319,26 +350,33 @@ mod nonblocking {
         /// As [`WsTransport::connect`](super::WsTransport::connect).
         pub async fn connect(
             inner: T,
-            options: &WsOptions<'_>,
+            options: &WsOptions<'b>,
             random: R,
             buf: &'b mut [u8],
         ) -> Result<Self, TransportError<T::Error>> {
             let mut this = Self {
                 inner,
                 core: Core::new(buf, random, options.max_frame_len),
+                options: *options,
             };
-            let (hs, n) = this.core.request(options)?;
-            write_all(&mut this.inner, this.core.request_bytes(n)).await?;
-            this.inner.flush().await.map_err(TransportError::Io)?;
-            let timeout_ms = options.handshake_timeout_ms;
-            let start = this.inner.now_ms();
+            this.handshake().await?;
+            Ok(this)
+        }
+
+        /// Sends the Upgrade request and reads the response, within the handshake timeout.
+        async fn handshake(&mut self) -> Result<(), TransportError<T::Error>> {
+            let (hs, n) = self.core.request(&self.options)?;
+            write_all(&mut self.inner, self.core.request_bytes(n)).await?;
+            self.inner.flush().await.map_err(TransportError::Io)?;
+            let timeout_ms = self.options.handshake_timeout_ms;
+            let start = self.inner.now_ms();
             loop {
-                let elapsed = this.inner.now_ms().saturating_sub(start);
+                let elapsed = self.inner.now_ms().saturating_sub(start);
                 let left = u64::from(timeout_ms).saturating_sub(elapsed);
                 if left == 0 {
                     return Err(WsError::NoResponse { timeout_ms }.into());
                 }
-                match this
+                match self
                     .inner
                     .wait_readable(u32::try_from(left).unwrap_or(u32::MAX))
                     .await
@@ -348,14 +386,14 @@ mod nonblocking {
                     Err(e) if is_timeout(&e) => continue,
                     Err(e) => return Err(TransportError::Io(e)),
                 }
-                let space = this.core.response_space()?;
-                let n = match this.inner.read(space).await {
+                let space = self.core.response_space()?;
+                let n = match self.inner.read(space).await {
                     Ok(n) => n,
                     Err(e) if is_timeout(&e) => continue,
                     Err(e) => return Err(TransportError::Io(e)),
                 };
-                if this.core.response_filled(&hs, n)? {
-                    return Ok(this);
+                if self.core.response_filled(&hs, n)? {
+                    return Ok(());
                 }
             }
         }
@@ -451,6 +489,17 @@ mod nonblocking {
     impl<T: AsyncTransport, R: FnMut(&mut [u8])> AsyncTransport for AsyncWsTransport<'_, T, R> {
         fn now_ms(&mut self) -> u64 {
             self.inner.now_ms()
+        }
+
+        /// Reconnects the stream underneath and opens the WebSocket on it again, as
+        /// [`WsTransport`'s `reconnect`](super::WsTransport).
+        async fn reconnect(&mut self) -> Result<bool, Self::Error> {
+            if !self.inner.reconnect().await.map_err(TransportError::Io)? {
+                return Ok(false);
+            }
+            self.core.reset(self.options.max_frame_len);
+            self.handshake().await?;
+            Ok(true)
         }
 
         async fn wait_readable(&mut self, timeout_ms: u32) -> Result<bool, Self::Error> {
