@@ -32,7 +32,7 @@ RUSTDOCFLAGS="-D warnings" cargo doc --locked --no-deps --all-features
 for t in "${TARGETS[@]}"; do
     step "no_std build for $t"
     cargo build --locked --lib --no-default-features --target "$t"
-    cargo build --locked --lib --no-default-features --features defmt,async --target "$t"
+    cargo build --locked --lib --no-default-features --features defmt,async,shared --target "$t"
 done
 
 # --- tests -------------------------------------------------------------------------------

@@ -38,6 +38,25 @@ pub(crate) fn block_on<F: Future>(future: F) -> F::Output {
     }
 }
 
+/// Polls `first`, then `other`; the output of `first`, or `None` when `other` completed
+/// before it. `first` is dropped in that case.
+async fn first_of<A: Future, B: Future<Output = ()>>(
+    first: A,
+    mut other: core::pin::Pin<&mut B>,
+) -> Option<A::Output> {
+    let mut first = pin!(first);
+    core::future::poll_fn(|cx| {
+        if let Poll::Ready(out) = first.as_mut().poll(cx) {
+            return Poll::Ready(Some(out));
+        }
+        match other.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        }
+    })
+    .await
+}
+
 /// A blocking [`Transport`] seen as an [`AsyncTransport`]: each future does its blocking
 /// work when first polled and is ready then.
 pub(crate) struct Blocking<T>(pub(crate) T);
@@ -144,6 +163,19 @@ impl<'b, T: AsyncTransport, const N: usize, const S: usize> Driver<'b, T, N, S> 
     /// Fails with `NotConnected` without a connection: nothing can arrive, so waiting
     /// would never end.
     async fn next_step(&mut self, block: bool) -> Result<Option<Step>, ClientError<T::Error>> {
+        self.next_step_or(block, core::future::pending()).await
+    }
+
+    /// [`next_step`](Self::next_step) that also returns `Ok(None)` when `wake` completes
+    /// while it waits for data (the shared client's runner wakes up for a new request).
+    /// Only the wait is interrupted, never a read or write, so `wait_readable` must be
+    /// cancel-safe.
+    pub(crate) async fn next_step_or(
+        &mut self,
+        block: bool,
+        wake: impl Future<Output = ()>,
+    ) -> Result<Option<Step>, ClientError<T::Error>> {
+        let mut wake = pin!(wake);
         loop {
             if self.core.session.phase() == Phase::Disconnected {
                 return Err(ProtocolError::NotConnected.into());
@@ -158,7 +190,11 @@ impl<'b, T: AsyncTransport, const N: usize, const S: usize> Driver<'b, T, N, S> 
                 (false, Some(t)) => u32::try_from(t.saturating_sub(now)).unwrap_or(u32::MAX),
                 (false, None) => u32::MAX,
             };
-            match self.transport.wait_readable(wait).await {
+            let ready = match first_of(self.transport.wait_readable(wait), wake.as_mut()).await {
+                Some(ready) => ready,
+                None => return Ok(None),
+            };
+            match ready {
                 Ok(true) => {}
                 Ok(false) if idle => return Ok(None),
                 Ok(false) => continue,

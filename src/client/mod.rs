@@ -74,6 +74,8 @@ mod core;
 mod driver;
 mod error;
 mod robust;
+#[cfg(feature = "shared")]
+pub mod shared;
 #[cfg(feature = "std")]
 pub mod std_net;
 pub mod transport;

@@ -37,7 +37,7 @@ pub trait AsyncConnector<T: ErrorType> {
 /// What the wrapper does with an error: reconnect and retry when the connection ended or a
 /// call found the client disconnected after an earlier failure; hand it to the caller
 /// otherwise (a refused connection is not retried: retrying cannot fix credentials).
-fn is_connection_failure<E>(e: &ClientError<E>) -> bool {
+pub(crate) fn is_connection_failure<E>(e: &ClientError<E>) -> bool {
     (e.ends_connection() && !matches!(e, ClientError::ConnectionRefused(_)))
         || matches!(e, ClientError::Protocol(ProtocolError::NotConnected))
 }
