@@ -68,6 +68,8 @@ step "firmware under QEMU (Cortex-M3, defmt over semihosting)"
 bash scripts/qemu.sh
 step "flash and RAM against the peer crates (docs/size.md)"
 bash scripts/size.sh
+step "ESP32-C3 smart-home firmware: format and lints (it is built by size.sh)"
+(cd examples/esp32c3-smart-home && cargo fmt --check && cargo clippy --release --locked -- -D warnings)
 step "MqttClient over embedded-tls, compile-checked for a bare-metal target"
 cargo build --locked --manifest-path examples/embedded_tls/Cargo.toml --target thumbv7em-none-eabihf
 

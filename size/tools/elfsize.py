@@ -304,10 +304,11 @@ def cmd_report(a):
             tops.append(f"| {v} | {k} |")
         tops.append("\n</details>\n")
 
+    firmware = firmware_table(a.firmware or [])
     rustc = subprocess.run(["rustc", "--version"], capture_output=True, text=True).stdout.strip()
     versions = a.versions or ""
     doc = TEMPLATE.format(
-        table=table, checks=check_md,
+        table=table, checks=check_md, firmware=firmware,
         host_check=("For this report every job was also run once on the host and completed "
                     "(`cargo run -p <variant>` in `size/`).") if a.host_checked else
                    "(This report was made with `--quick`: the jobs were not run on the host.)", ram=ram, tops="\n".join(tops), rustc=rustc,
@@ -322,8 +323,44 @@ def cmd_report(a):
     print(check_md)
     print()
     print(ram)
+    print()
+    print(firmware)
     if a.strict and not all(ok for _, ok, _ in checks):
         sys.exit(1)
+
+
+def firmware_table(entries):
+    """Whole-program flash and static RAM of real firmware builds (LABEL=ELF each)."""
+    if not entries:
+        return "(No firmware was built for this report.)"
+    out = [
+        "A complete application, not a job: everything it links, by section type. Flash is every",
+        "allocated section with contents (code, read-only data, the initial values of `.data`,",
+        "code copied to IRAM); static RAM is `.data` + `.bss` + code in IRAM. The last column is",
+        "what umqtt and embassy-sync (its `shared` client's mutexes) add, from the symbol table.",
+        "",
+        "| firmware | flash (bytes) | static RAM (bytes) | of which umqtt + embassy-sync (bytes) |",
+        "|---|---:|---:|---:|",
+    ]
+    for entry in entries:
+        label, _, path = entry.partition("=")
+        if not os.path.exists(path):
+            out.append(f"| {label} | not built | | |")
+            continue
+        elf = Elf(path)
+        flash = ram = 0
+        for sec in elf.sections:
+            if not sec["flags"] & SHF_ALLOC or sec["name"].endswith("_dummy") or sec["name"] == ".stack":
+                continue
+            writable_or_exec_in_ram = sec["addr"] < 0x42000000 and not (0x3C000000 <= sec["addr"] < 0x3D000000)
+            if sec["type"] != 8:  # SHT_NOBITS has no bytes in flash
+                flash += sec["size"]
+            if writable_or_exec_in_ram:
+                ram += sec["size"]
+        ours = sum(size for size, name, _ in sized_symbols(elf)
+                   if crate_of(name).startswith("umqtt") or crate_of(name) == "embassy_sync")
+        out.append(f"| {label} | {flash} | {ram} | {ours} |")
+    return "\n".join(out)
 
 
 TEMPLATE = """# Costs, measured
@@ -394,6 +431,10 @@ stack).
 
 {ram}
 
+## Whole firmware
+
+{firmware}
+
 ## Where umqtt's bytes go
 
 Symbol sizes from the firmware ELF (after LTO, so inlined code is counted in its caller).
@@ -457,6 +498,8 @@ def main():
     r.add_argument("--host-checked", action="store_true", help="the jobs were run on the host and completed")
     r.add_argument("--strict", action="store_true", help="exit 1 when a target from the issue is not met")
     r.add_argument("-n", type=int, default=25)
+    r.add_argument("--firmware", action="append", metavar="LABEL=ELF",
+                   help="a whole firmware to report (flash, static RAM, umqtt's share)")
     t = sub.add_parser("top")
     t.add_argument("elf")
     t.add_argument("-n", type=int, default=40)

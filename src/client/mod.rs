@@ -1,7 +1,8 @@
 //! The MQTT client: [`MqttClient`] (blocking, over `embedded-io`) and [`AsyncMqttClient`]
 //! (over `embedded-io-async`, no executor dependency: embassy, tokio or a hand-rolled
 //! `block_on`), both with the method names of MicroPython's `umqtt.simple`, and
-//! [`RobustClient`]/[`AsyncRobustClient`], which reconnect like `umqtt.robust`.
+//! [`RobustClient`]/[`AsyncRobustClient`], which reconnect like `umqtt.robust`. With
+//! feature `shared`, `shared` lets many async tasks use one connection through handles.
 //!
 //! Layers, from the bytes up: the [`Session`] state machine (pure,
 //! no I/O); `core.rs`, the sans-IO part of the client (framing into the receive buffer,

@@ -73,6 +73,10 @@ pub trait AsyncTransport: embedded_io_async::Read + embedded_io_async::Write {
 
     /// Waits at most `timeout_ms` for incoming data, as [`Transport::wait_readable`].
     ///
+    /// It should be cancel-safe (dropping the future loses no data, as with embassy-net's
+    /// `wait_read_ready` or tokio's `peek`): the shared client's runner drops this wait when
+    /// a task makes a request.
+    ///
     /// # Errors
     /// The transport's error; one of kind [`ErrorKind::TimedOut`] counts as `Ok(false)`.
     async fn wait_readable(&mut self, timeout_ms: u32) -> Result<bool, Self::Error>;

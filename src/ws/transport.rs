@@ -319,6 +319,11 @@ mod nonblocking {
 
     /// The async twin of [`WsTransport`](super::WsTransport), over `embedded-io-async`
     /// (feature `async`). Same behaviour, same sans-IO core.
+    ///
+    /// `wait_readable` answers pings while it waits; dropped in the middle of writing a
+    /// pong (the shared client's runner drops the wait when a task makes a request) it
+    /// leaves a partial frame, and the server will close the connection, which the
+    /// runner then reopens. Nothing else is lost.
     pub struct AsyncWsTransport<'b, T, R> {
         inner: T,
         core: Core<'b, R>,
