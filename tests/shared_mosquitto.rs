@@ -314,3 +314,44 @@ async fn requests_that_cannot_fit_are_refused_with_their_sizes() {
         "a subscription inbox of 600 bytes is smaller than the 1031 bytes the receive buffer can hand it"
     );
 }
+
+/// `try_publish` reports no outcome: the runner must not keep one for it. Forty of them
+/// (more than the 16 outcomes a `Shared` can hold) followed by a `publish` that waits for
+/// its own: every message arrives, and the last call returns.
+#[tokio::test(flavor = "current_thread")]
+async fn unwaited_outcomes_never_stall_the_runner() {
+    let broker = Broker::start();
+    let id = unique("shared-try");
+    let topic = unique("shared/try");
+    let watcher = broker::mosquitto_sub(broker.port(), &["-t", &topic, "-q", "1"]);
+    watcher.wait_ready();
+    // A queue large enough for all forty at once, so they are queued before any is served.
+    let shared: Shared<NoopRawMutex, 4096> = Shared::new();
+    let (mut rx, mut tx) = ([0u8; 512], [0u8; 512]);
+    let tcp = TokioTcp::connect(broker.addr()).await;
+    let client = AsyncMqttClient::new(tcp, &id, &mut rx, &mut tx).with_options(options());
+    let mut runner = Runner::new(&shared, client, Backoff).expect("runner");
+    let handle = shared.handle();
+
+    let work = async {
+        for n in 0..40 {
+            let text = format!("t{n}");
+            // A full queue is back-pressure: give the runner a turn and try again.
+            while let Err(e) = handle.try_publish(&topic, text.as_bytes(), QoS::AtLeastOnce, false) {
+                assert_eq!(e, SharedError::QueueFull);
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
+        handle
+            .publish(&topic, b"last", QoS::AtLeastOnce, false)
+            .await
+            .expect("publish");
+    };
+    tokio::select! {
+        () = within(20, work) => {}
+        e = runner.run() => panic!("the runner ended: {e}"),
+    }
+    let mut want: Vec<String> = (0..40).map(|n| format!("t{n}")).collect();
+    want.push("last".into());
+    assert_eq!(lines(&watcher, 41).await, want);
+}

@@ -78,7 +78,8 @@ const REQUEST_HEADER: usize = 12;
 pub const MESSAGE_HEADER: usize = 7;
 /// Tasks that can wait on a `Shared` at once without being woken spuriously.
 const WAITERS: usize = 8;
-/// Outcomes waiting to be collected by their tasks.
+/// Requests whose task waits for the outcome, at once (a task that would be the 17th
+/// waits for room like one facing a full queue; `try_publish` needs no room here).
 const OUTCOMES: usize = 16;
 
 const PUBLISH: u8 = 0;
@@ -233,14 +234,30 @@ struct Inner<const BUF: usize, const SUBS: usize, const INBOX: usize> {
     /// payload]` each, in order.
     requests: Vec<u8, BUF>,
     next_seq: u32,
+    /// Requests a task waits for. The runner keeps an outcome only for these, so the
+    /// outcome table never fills with results nobody collects.
+    waiting: Vec<u32, OUTCOMES>,
+    /// Outcomes left for their tasks (always of requests in `waiting`).
     outcomes: Vec<(u32, Outcome), OUTCOMES>,
-    /// Requests whose task stopped waiting: their outcome is thrown away.
-    abandoned: Vec<u32, OUTCOMES>,
     stopped: bool,
     unrouted: u32,
     runner: WakerRegistration,
     waiters: MultiWakerRegistration<WAITERS>,
     slots: [Slot<INBOX>; SUBS],
+}
+
+impl<const BUF: usize, const SUBS: usize, const INBOX: usize> Inner<BUF, SUBS, INBOX> {
+    /// No task waits for request `seq` any more: its outcome, if any, is dropped, and a
+    /// task waiting for room in the table may go on.
+    fn forget(&mut self, seq: u32) {
+        if let Some(at) = self.waiting.iter().position(|s| *s == seq) {
+            self.waiting.swap_remove(at);
+            self.waiters.wake();
+        }
+        if let Some(at) = self.outcomes.iter().position(|(s, _)| *s == seq) {
+            self.outcomes.swap_remove(at);
+        }
+    }
 }
 
 /// The state that [`Handle`]s and the [`Runner`] share: the request queue, the outcomes,
@@ -275,8 +292,8 @@ impl<M: RawMutex, const BUF: usize, const SUBS: usize, const INBOX: usize> Share
             inner: Mutex::new(RefCell::new(Inner {
                 requests: Vec::new(),
                 next_seq: 0,
+                waiting: Vec::new(),
                 outcomes: Vec::new(),
-                abandoned: Vec::new(),
                 stopped: false,
                 unrouted: 0,
                 runner: WakerRegistration::new(),
@@ -306,8 +323,8 @@ impl<M: RawMutex, const BUF: usize, const SUBS: usize, const INBOX: usize> Share
         self.inner.lock(|cell| f(&mut cell.borrow_mut()))
     }
 
-    /// Waits for the outcome of request `seq`; if the future is dropped first, the outcome
-    /// is thrown away when it comes.
+    /// Waits for the outcome of request `seq` (queued with `wait`); if the future is
+    /// dropped first, the outcome is thrown away when it comes.
     async fn outcome(&self, seq: u32) -> Outcome {
         struct Abandon<'a, M: RawMutex, const BUF: usize, const SUBS: usize, const INBOX: usize> {
             shared: &'a Shared<M, BUF, SUBS, INBOX>,
@@ -321,13 +338,7 @@ impl<M: RawMutex, const BUF: usize, const SUBS: usize, const INBOX: usize> Share
                 if !self.done {
                     let seq = self.seq;
                     self.shared.with(|i| {
-                        if let Some(at) = i.outcomes.iter().position(|(s, _)| *s == seq) {
-                            i.outcomes.swap_remove(at);
-                            i.runner.wake();
-                        } else {
-                            // Full: the outcome stays until the table is cleared at stop.
-                            let _ = i.abandoned.push(seq);
-                        }
+                        i.forget(seq);
                     });
                 }
             }
@@ -341,7 +352,7 @@ impl<M: RawMutex, const BUF: usize, const SUBS: usize, const INBOX: usize> Share
             self.with(|i| {
                 if let Some(at) = i.outcomes.iter().position(|(s, _)| *s == seq) {
                     let (_, outcome) = i.outcomes.swap_remove(at);
-                    i.runner.wake();
+                    i.forget(seq);
                     return Poll::Ready(outcome);
                 }
                 if i.stopped {
@@ -415,10 +426,7 @@ impl<'s, M: RawMutex, const BUF: usize, const SUBS: usize, const INBOX: usize>
         retain: bool,
     ) -> Result<(), SharedError> {
         TopicName::new(topic).map_err(SharedError::InvalidTopic)?;
-        let seq = self.try_enqueue(&Record::publish(topic, payload, qos, retain))?;
-        self.shared.with(|i| {
-            let _ = i.abandoned.push(seq);
-        });
+        self.try_enqueue(&Record::publish(topic, payload, qos, retain), false)?;
         Ok(())
     }
 
@@ -474,13 +482,14 @@ impl<'s, M: RawMutex, const BUF: usize, const SUBS: usize, const INBOX: usize>
         }
     }
 
-    /// Queues `record`, waiting while the queue is full.
+    /// Queues `record` for a task that waits for its outcome, waiting while the queue (or
+    /// the table of waiting requests) is full.
     async fn enqueue(&self, record: &Record<'_>) -> Result<u32, SharedError> {
-        poll_fn(|cx| match self.try_enqueue(record) {
+        poll_fn(|cx| match self.try_enqueue(record, true) {
             Err(SharedError::QueueFull) => {
                 self.shared.with(|i| i.waiters.register(cx.waker()));
                 // Room may have appeared between the check and the registration.
-                match self.try_enqueue(record) {
+                match self.try_enqueue(record, true) {
                     Err(SharedError::QueueFull) => Poll::Pending,
                     other => Poll::Ready(other),
                 }
@@ -490,7 +499,8 @@ impl<'s, M: RawMutex, const BUF: usize, const SUBS: usize, const INBOX: usize>
         .await
     }
 
-    fn try_enqueue(&self, record: &Record<'_>) -> Result<u32, SharedError> {
+    /// Queues `record`; `wait`: its task will wait for the outcome.
+    fn try_enqueue(&self, record: &Record<'_>, wait: bool) -> Result<u32, SharedError> {
         let needed = record.len();
         if needed > BUF {
             return Err(SharedError::RequestTooLarge {
@@ -502,11 +512,15 @@ impl<'s, M: RawMutex, const BUF: usize, const SUBS: usize, const INBOX: usize>
             if i.stopped {
                 return Err(SharedError::Stopped);
             }
-            if BUF - i.requests.len() < needed {
+            if BUF - i.requests.len() < needed || (wait && i.waiting.is_full()) {
                 return Err(SharedError::QueueFull);
             }
             let seq = i.next_seq;
             i.next_seq = i.next_seq.wrapping_add(1);
+            if wait {
+                // Cannot fail: checked above.
+                let _ = i.waiting.push(seq);
+            }
             record.write(seq, &mut i.requests);
             i.runner.wake();
             Ok(seq)
@@ -920,7 +934,6 @@ where
         let Err(e) = self.serve().await;
         self.shared.with(|i| {
             i.stopped = true;
-            i.abandoned.clear();
             i.waiters.wake();
             for slot in &mut i.slots {
                 slot.waker.wake();
@@ -1036,7 +1049,7 @@ where
                 self.blocked = false;
                 if let Some(at) = self.in_flight.iter().position(|(i, _)| *i == id) {
                     let (_, seq) = self.in_flight.swap_remove(at);
-                    finish(shared, seq, Outcome::Done).await;
+                    finish(shared, seq, Outcome::Done);
                 }
             }
             Some(Step::Skipped(packet_type, len)) => {
@@ -1197,7 +1210,7 @@ where
             Err(e) => Outcome::Failed(shared_error(e)),
         };
         self.pop_request();
-        finish(self.shared, seq, outcome).await;
+        finish(self.shared, seq, outcome);
         Ok(())
     }
 }
@@ -1234,25 +1247,19 @@ async fn hand_over<M: RawMutex, const BUF: usize, const SUBS: usize, const INBOX
     .await;
 }
 
-/// Leaves `outcome` for the task waiting on request `seq`, waiting for room in the table.
-async fn finish<M: RawMutex, const BUF: usize, const SUBS: usize, const INBOX: usize>(
+/// Leaves `outcome` for the task waiting on request `seq`, or drops it when no task
+/// waits (`try_publish`, or a task that gave up).
+fn finish<M: RawMutex, const BUF: usize, const SUBS: usize, const INBOX: usize>(
     shared: &Shared<M, BUF, SUBS, INBOX>,
     seq: u32,
     outcome: Outcome,
 ) {
-    poll_fn(|cx| {
-        shared.with(|i| {
-            if let Some(at) = i.abandoned.iter().position(|s| *s == seq) {
-                i.abandoned.swap_remove(at);
-                return Poll::Ready(());
-            }
-            if i.outcomes.push((seq, outcome)).is_ok() {
-                i.waiters.wake();
-                return Poll::Ready(());
-            }
-            i.runner.register(cx.waker());
-            Poll::Pending
-        })
-    })
-    .await;
+    shared.with(|i| {
+        if i.waiting.contains(&seq) {
+            // Cannot fail: every outcome belongs to a waiting request and this one has
+            // none yet, so there are fewer outcomes than waiting requests.
+            let _ = i.outcomes.push((seq, outcome));
+            i.waiters.wake();
+        }
+    });
 }
