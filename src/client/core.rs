@@ -5,14 +5,17 @@
 //! own acknowledgement, encodes every outgoing packet with the codec, and keeps the
 //! deadlines of the call in progress. The two clients around it only move bytes.
 
+use heapless::Vec;
+
 use super::error::{Awaited, ClientError};
+use super::store::{self, SessionStore};
 use super::{Callback, ClientOptions};
 use crate::error::{DecodeError, EncodeError};
 use crate::packet::{
     Connect, Entries, LastWill, Packet, Publish, SubAckReturnCode, Subscribe, Subscription, Unsubscribe,
 };
 use crate::packet::{decode_from_server, peek_fixed_header};
-use crate::session::{Event, Phase, ProtocolError, Session};
+use crate::session::{Change, Event, Phase, ProtocolError, Session, StoreError};
 use crate::status::Status;
 use crate::topic::{TopicFilter, TopicName};
 use crate::types::{Delivery, PacketId, PacketType, QoS};
@@ -36,6 +39,23 @@ impl Small {
     /// The encoded bytes.
     pub(crate) fn bytes(&self) -> &[u8] {
         self.buf.get(..self.len).unwrap_or(&[])
+    }
+
+    /// The acknowledgement of an incoming message, as the packet it answers asks for.
+    fn ack(delivery: Delivery) -> Option<Self> {
+        match delivery {
+            Delivery::AtMostOnce => None,
+            Delivery::AtLeastOnce(id) => Some(Self::encode(&Packet::PubAck(id))),
+            Delivery::ExactlyOnce(id) => Some(Self::encode(&Packet::PubRec(id))),
+        }
+    }
+
+    /// The packet identifier of a PUBREC.
+    fn pubrec_id(&self) -> Option<PacketId> {
+        match self.bytes() {
+            [0x50, 2, hi, lo] => PacketId::new(u16::from_be_bytes([*hi, *lo])),
+            _ => None,
+        }
     }
 }
 
@@ -105,6 +125,14 @@ pub(crate) struct Core<'b, const N: usize, const S: usize> {
     holding: bool,
     skipped: u32,
     scratch: [u8; 8],
+    /// Where the session is kept across resets, if anywhere.
+    store: Option<&'b mut dyn SessionStore>,
+    /// The acknowledgement of the message handed to the caller, sent when the caller
+    /// comes back (it has then finished with the message).
+    owed: Option<Small>,
+    /// Incoming QoS 2 messages handed out or held but not yet acknowledged: a repeat of
+    /// one is not answered either.
+    taken_qos2: Vec<PacketId, N>,
 }
 
 impl<'b, const N: usize, const S: usize> Core<'b, N, S> {
@@ -128,7 +156,28 @@ impl<'b, const N: usize, const S: usize> Core<'b, N, S> {
             holding: false,
             skipped: 0,
             scratch: [0; 8],
+            store: None,
+            owed: None,
+            taken_qos2: Vec::new(),
         }
+    }
+
+    /// Keeps the session in `store` from now on, first restoring what it holds.
+    pub(crate) fn set_store(&mut self, store: &'b mut dyn SessionStore) -> Result<(), StoreError> {
+        store::restore(store, &mut self.session)?;
+        self.store = Some(store);
+        Ok(())
+    }
+
+    /// Writes a change the session already holds to the store, if there is one; a store
+    /// failure ends the connection.
+    fn persist<E>(&mut self, change: Change<'_>) -> Result<(), ClientError<E>> {
+        let result = match (&mut self.store, self.session.is_settled()) {
+            // Nothing left that must survive a reset.
+            (Some(store), true) => store.clear(),
+            _ => store::persist(&mut self.store, &self.session, change),
+        };
+        result.map_err(|e| self.fail(e.into()))
     }
 
     /// Length of the receive buffer.
@@ -147,7 +196,15 @@ impl<'b, const N: usize, const S: usize> Core<'b, N, S> {
         if qos != QoS::AtMostOnce {
             self.check_storable(topic, msg, retain)?;
         }
-        Ok(self.session.queue_publish(topic, msg, qos, retain)?)
+        let id = self.session.queue_publish(topic, msg, qos, retain)?;
+        let stored = self.session.publish_bytes(id).unwrap_or(&[]);
+        let result = store::persist(&mut self.store, &self.session, Change::Queued(stored));
+        if let Err(e) = result {
+            // Not accepted: nothing of it may be sent.
+            self.session.forget_publish(id);
+            return Err(self.fail(e.into()));
+        }
+        Ok(id)
     }
 
     /// Packets skipped so far because they did not fit in the receive buffer.
@@ -166,10 +223,28 @@ impl<'b, const N: usize, const S: usize> Core<'b, N, S> {
         count
     }
 
-    /// Starts a call: drops the message handed out by the previous one. `holding`: the call
-    /// waits for something other than a message (see [`Core::held_messages`]).
-    pub(crate) fn begin(&mut self, holding: bool) {
+    /// Starts a call: drops the message handed out by the previous one and returns its
+    /// acknowledgement to send, if connected (the caller has finished with the message; an
+    /// incoming QoS 2 message is recorded in the store first). `holding`: the call waits
+    /// for something other than a message (see [`Core::held_messages`]).
+    pub(crate) fn begin<E>(&mut self, holding: bool) -> Result<Option<Small>, ClientError<E>> {
         self.holding = holding;
+        self.drop_handed();
+        let Some(ack) = self.owed.take() else {
+            return Ok(None);
+        };
+        if let Some(id) = ack.pubrec_id() {
+            if let Some(at) = self.taken_qos2.iter().position(|&x| x == id) {
+                self.taken_qos2.swap_remove(at);
+            }
+            if self.session.holds_incoming(id) {
+                self.persist(Change::Received(id))?;
+            }
+        }
+        Ok((self.session.phase() == Phase::Connected).then_some(ack))
+    }
+
+    fn drop_handed(&mut self) {
         match core::mem::replace(&mut self.handed, Handed::None) {
             Handed::None => {}
             Handed::Frame => self.end_frame(),
@@ -219,6 +294,9 @@ impl<'b, const N: usize, const S: usize> Core<'b, N, S> {
         };
         // Encoded first, so a CONNECT that does not fit changes nothing.
         let n = encode_into(self.tx, &Packet::Connect(connect))?;
+        if clean_session && let Some(store) = self.store.as_mut() {
+            store.clear()?;
+        }
         self.session.set_response_timeout(self.options.connect_timeout_ms);
         self.session.connect(connect, now)?;
         self.expect = Some((
@@ -526,10 +604,33 @@ impl<'b, const N: usize, const S: usize> Core<'b, N, S> {
     /// Processes the complete packet at `rx[held..held + have]`.
     fn process<E>(&mut self, now: u64) -> Result<(Step, Option<Small>), ClientError<E>> {
         let frame = self.rx.get(self.held..self.held + self.have).unwrap_or(&[]);
-        let (step, reply) = match judge(&mut self.session, &mut self.callback, frame, now) {
+        let sent_before = self.session.last_sent();
+        let (step, mut reply, change) = match judge(&mut self.session, &mut self.callback, frame, now) {
             Ok(judged) => judged,
             Err(e) => return Err(self.fail(e)),
         };
+        if step == Step::Message && self.callback.is_none() {
+            // Without a callback the caller takes the message now or later: it is
+            // acknowledged once the caller has finished with it, at its next call (see
+            // `begin` and `pop_held`), so a reset in between loses nothing. Nothing is sent
+            // now. (A callback has finished with it when it returns.)
+            self.session.unmark_sent(sent_before);
+            if let Some(Change::Received(id)) = change {
+                // At most N: the session holds every such id.
+                let _ = self.taken_qos2.push(id);
+            }
+            self.owed = if self.holding { None } else { reply };
+            reply = None;
+        } else if let Some(id) = reply.as_ref().and_then(Small::pubrec_id)
+            && step == Step::Quiet
+            && self.taken_qos2.contains(&id)
+        {
+            // A repeat of a message the caller has not finished with: answered with it.
+            reply = None;
+        } else if let Some(change) = change {
+            // Written before the reply that depends on it goes out.
+            self.persist(change)?;
+        }
         if let Step::Connected(_) = step {
             self.session.set_response_timeout(self.ping_timeout());
         }
@@ -590,6 +691,7 @@ impl<'b, const N: usize, const S: usize> Core<'b, N, S> {
             return None;
         };
         self.handed = Handed::Front(len);
+        self.owed = Small::ack(p.delivery);
         deliver(&mut self.callback, &p);
         Some(p)
     }
@@ -625,21 +727,38 @@ fn reply_is(reply: &Option<Small>, packet: &Packet<'_>) -> bool {
 }
 
 /// Decodes one complete packet from the server, lets the session judge it and runs the
-/// callback on a message. Returns what it meant and the acknowledgement to send.
+/// callback on a message. Returns what it meant, the acknowledgement to send, and the
+/// change of the session that a store must keep.
 fn judge<E, const N: usize, const S: usize>(
     session: &mut Session<N, S>,
     callback: &mut Option<Callback<'_>>,
     frame: &[u8],
     now: u64,
-) -> Result<(Step, Option<Small>), ClientError<E>> {
+) -> Result<(Step, Option<Small>, Option<Change<'static>>), ClientError<E>> {
     let packet = match decode_from_server(frame) {
         Ok(Status::Complete((packet, _))) => packet,
         Ok(Status::Partial { .. }) => return Err(ClientError::Malformed(DecodeError::UnexpectedEnd)),
         Err(DecodeError::UnexpectedPacketType(t)) => return Err(ProtocolError::UnexpectedPacket(t).into()),
         Err(e) => return Err(ClientError::Malformed(e)),
     };
+    // Judged before the session changes.
+    let change = match packet {
+        Packet::PubAck(id) | Packet::PubComp(id) => Some(Change::Completed(id)),
+        Packet::PubRec(id) if session.awaiting(id) == Some(PacketType::PubRec) => Some(Change::Released(id)),
+        Packet::PubRel(id) if session.holds_incoming(id) => Some(Change::Freed(id)),
+        Packet::Publish(Publish {
+            delivery: Delivery::ExactlyOnce(id),
+            ..
+        }) if !session.holds_incoming(id) => Some(Change::Received(id)),
+        _ => None,
+    };
     let incoming = session.handle_packet(packet, now)?;
     let reply = incoming.reply.as_ref().map(Small::encode);
+    // Only for what the session took (a QoS 2 message it had no room for is not taken).
+    let change = match (change, &incoming.event) {
+        (Some(Change::Received(_)), None) => None,
+        (change, _) => change,
+    };
     let step = match incoming.event {
         None => Step::Quiet,
         Some(Event::Message(p)) => {
@@ -658,7 +777,7 @@ fn judge<E, const N: usize, const S: usize>(
         Some(Event::Unsubscribed(id)) => Step::Unsubscribed(id),
         Some(Event::Pong) => Step::Pong,
     };
-    Ok((step, reply))
+    Ok((step, reply, change))
 }
 
 /// Hands a message to the callback, if there is one.

@@ -151,6 +151,17 @@ impl<'b, T: AsyncTransport, const N: usize, const S: usize> Driver<'b, T, N, S> 
         core::mem::replace(&mut self.transport, transport)
     }
 
+    /// Starts a call (see [`Core::begin`]): sends the acknowledgement of the message the
+    /// previous call handed out, now that the caller has finished with it.
+    pub(crate) async fn begin(&mut self, holding: bool) -> Result<(), ClientError<T::Error>> {
+        if let Some(ack) = self.core.begin(holding)? {
+            self.send_small(ack).await?;
+            let now = self.now();
+            self.core.session.mark_sent(now);
+        }
+        Ok(())
+    }
+
     /// Writes a small packet; a failed write ends the connection.
     async fn send_small(&mut self, packet: Small) -> Result<(), ClientError<T::Error>> {
         let result = write_parts(&mut self.transport, packet.bytes(), &[]).await;
@@ -228,7 +239,7 @@ impl<'b, T: AsyncTransport, const N: usize, const S: usize> Driver<'b, T, N, S> 
     /// CONNACK; returns Session Present. Re-sending is left to [`resend`](Self::resend), so
     /// `RobustClient` can subscribe again first when the server lost the session.
     pub(crate) async fn open_session(&mut self, clean_session: bool) -> Result<bool, ClientError<T::Error>> {
-        self.core.begin(true);
+        self.begin(true).await?;
         if self.core.session.phase() != Phase::Disconnected {
             return Err(ProtocolError::AlreadyConnected.into());
         }
@@ -261,7 +272,7 @@ impl<'b, T: AsyncTransport, const N: usize, const S: usize> Driver<'b, T, N, S> 
 
     /// [MQTT-4.4.0-1] Re-sends what the session still owes the server, in order.
     pub(crate) async fn resend(&mut self) -> Result<(), ClientError<T::Error>> {
-        self.core.begin(true);
+        self.begin(true).await?;
         let now = self.now();
         let mut result = Ok(());
         for item in self.core.session.retransmits() {
@@ -285,21 +296,21 @@ impl<'b, T: AsyncTransport, const N: usize, const S: usize> Driver<'b, T, N, S> 
     }
 
     pub(crate) async fn disconnect(&mut self) -> Result<(), ClientError<T::Error>> {
-        self.core.begin(true);
+        self.begin(true).await?;
         let packet = self.core.session.disconnect()?;
         self.core.connection_lost();
         self.send_small(Small::encode(&packet)).await
     }
 
     pub(crate) async fn ping(&mut self) -> Result<(), ClientError<T::Error>> {
-        self.core.begin(true);
+        self.begin(true).await?;
         let now = self.now();
         let packet = self.core.session.ping(now)?;
         self.send_small(Small::encode(&packet)).await
     }
 
     pub(crate) async fn ping_if_due(&mut self, now_ms: u64) -> Result<bool, ClientError<T::Error>> {
-        self.core.begin(true);
+        self.begin(true).await?;
         match self.core.handle_timeout(now_ms)? {
             Some(ping) => self.send_small(ping).await.map(|()| true),
             None => Ok(false),
@@ -313,7 +324,7 @@ impl<'b, T: AsyncTransport, const N: usize, const S: usize> Driver<'b, T, N, S> 
         retain: bool,
         qos: QoS,
     ) -> Result<(), ClientError<T::Error>> {
-        self.core.begin(true);
+        self.begin(true).await?;
         let topic = TopicName::new(topic)?;
         let now = self.now();
         let (id, head, tail) = self.core.start_publish(topic, msg, retain, qos)?;
@@ -328,14 +339,14 @@ impl<'b, T: AsyncTransport, const N: usize, const S: usize> Driver<'b, T, N, S> 
 
     /// Queues a QoS 1/2 message without sending it (`RobustClient`'s publish): from here on
     /// it survives any failure and goes out with the next re-send.
-    pub(crate) fn queue(
+    pub(crate) async fn queue(
         &mut self,
         topic: &str,
         msg: &[u8],
         retain: bool,
         qos: QoS,
     ) -> Result<PacketId, ClientError<T::Error>> {
-        self.core.begin(true);
+        self.begin(true).await?;
         let topic = TopicName::new(topic)?;
         self.core.queue_publish(topic, msg, retain, qos)
     }
@@ -356,7 +367,7 @@ impl<'b, T: AsyncTransport, const N: usize, const S: usize> Driver<'b, T, N, S> 
     /// Waits until the QoS 1/2 message `id` is fully acknowledged, within the response
     /// timeout for each acknowledgement.
     pub(crate) async fn until_published(&mut self, id: PacketId) -> Result<(), ClientError<T::Error>> {
-        self.core.begin(true);
+        self.begin(true).await?;
         let now = self.now();
         self.core.expect_ack(id, now);
         while self.core.session.is_pending(id) {
@@ -367,7 +378,7 @@ impl<'b, T: AsyncTransport, const N: usize, const S: usize> Driver<'b, T, N, S> 
     }
 
     pub(crate) async fn wait_acked(&mut self) -> Result<(), ClientError<T::Error>> {
-        self.core.begin(true);
+        self.begin(true).await?;
         while let Some(id) = self.core.session.first_unacked() {
             let now = self.now();
             self.core.expect_ack(id, now);
@@ -378,7 +389,7 @@ impl<'b, T: AsyncTransport, const N: usize, const S: usize> Driver<'b, T, N, S> 
     }
 
     pub(crate) async fn subscribe(&mut self, topic: &str, qos: QoS) -> Result<QoS, ClientError<T::Error>> {
-        self.core.begin(true);
+        self.begin(true).await?;
         let filter = TopicFilter::new(topic)?;
         let now = self.now();
         let (id, bytes) = self.core.start_subscribe(filter, qos, now)?;
@@ -394,7 +405,7 @@ impl<'b, T: AsyncTransport, const N: usize, const S: usize> Driver<'b, T, N, S> 
     }
 
     pub(crate) async fn unsubscribe(&mut self, topic: &str) -> Result<(), ClientError<T::Error>> {
-        self.core.begin(true);
+        self.begin(true).await?;
         let filter = TopicFilter::new(topic)?;
         let now = self.now();
         let (id, bytes) = self.core.start_unsubscribe(filter, now)?;
@@ -414,7 +425,7 @@ impl<'b, T: AsyncTransport, const N: usize, const S: usize> Driver<'b, T, N, S> 
         &mut self,
         block: bool,
     ) -> Result<Option<Publish<'_>>, ClientError<T::Error>> {
-        self.core.begin(false);
+        self.begin(false).await?;
         if self.core.has_held() {
             return Ok(self.core.pop_held());
         }

@@ -4,7 +4,7 @@
 use core::fmt;
 
 use crate::error::{DecodeError, EncodeError, ReadPacketError};
-use crate::session::ProtocolError;
+use crate::session::{ProtocolError, StoreError};
 use crate::topic::TopicError;
 use crate::types::{ConnectReturnCode, PacketId, PacketType};
 
@@ -118,6 +118,10 @@ pub enum ClientError<E> {
     },
     /// A topic name or filter argument is invalid (nothing was sent).
     InvalidTopic(TopicError),
+    /// The session store (see [`set_store`](super::MqttClient::set_store)) could not be
+    /// written or read. The client closes the connection rather than send a packet whose
+    /// state a reset would lose; a message being published was not accepted.
+    Store(StoreError),
     /// The receive buffer is too small to run a connection (nothing was sent).
     ReceiveBufferTooSmall {
         /// Its length.
@@ -137,7 +141,8 @@ impl<E> ClientError<E> {
             | Self::TransportClosed
             | Self::Malformed(_)
             | Self::ConnectionRefused(_)
-            | Self::Timeout { .. } => true,
+            | Self::Timeout { .. }
+            | Self::Store(_) => true,
             Self::Protocol(p) => p.ends_connection(),
             Self::Encode(_)
             | Self::SubscribeRefused
@@ -156,6 +161,12 @@ impl<E> From<ProtocolError> for ClientError<E> {
             ProtocolError::Encode(e) => Self::Encode(e),
             e => Self::Protocol(e),
         }
+    }
+}
+
+impl<E> From<StoreError> for ClientError<E> {
+    fn from(e: StoreError) -> Self {
+        Self::Store(e)
     }
 }
 
@@ -219,6 +230,7 @@ impl<E: fmt::Display> fmt::Display for ClientError<E> {
                  {capacity} bytes"
             ),
             Self::InvalidTopic(e) => write!(f, "invalid topic: {e}"),
+            Self::Store(e) => write!(f, "session store: {e}"),
             Self::ReceiveBufferTooSmall { len, min } => {
                 write!(
                     f,
@@ -237,6 +249,7 @@ impl<E: core::error::Error + 'static> core::error::Error for ClientError<E> {
             Self::Encode(e) => Some(e),
             Self::Protocol(e) => Some(e),
             Self::InvalidTopic(e) => Some(e),
+            Self::Store(e) => Some(e),
             _ => None,
         }
     }

@@ -74,11 +74,14 @@
 mod core;
 mod driver;
 mod error;
+#[cfg(feature = "std")]
+pub mod file_store;
 mod robust;
 #[cfg(feature = "shared")]
 pub mod shared;
 #[cfg(feature = "std")]
 pub mod std_net;
+pub mod store;
 pub mod transport;
 
 pub use driver::MIN_RX_BUFFER;
@@ -245,6 +248,24 @@ macro_rules! settings {
                     retain,
                 });
                 Ok(())
+            }
+
+            /// Keeps the session in `store` so that it survives a reset, restoring first
+            /// whatever the store holds: unacknowledged QoS 1/2 messages (re-sent with DUP
+            /// set, in order, by the next `connect(false)`), QoS 2 flows in their PUBREL
+            /// stage, and the identifiers of incoming QoS 2 messages awaiting PUBREL (never
+            /// delivered twice). Call it once, before the first `connect`; from then on
+            /// every change is written before the packet that depends on it is sent (see
+            /// [`store`](crate::client::store)). `connect(true)` empties the store.
+            ///
+            /// # Errors
+            /// [`ClientError::Store`] when the store cannot be read or its records do not
+            /// fit this client's `N` and `S`; the client then keeps no store.
+            pub fn set_store(
+                &mut self,
+                store: &'b mut dyn store::SessionStore,
+            ) -> Result<(), ClientError<T::Error>> {
+                Ok(self.0.core.set_store(store)?)
             }
 
             /// The protocol state machine (read-only).

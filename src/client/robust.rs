@@ -154,7 +154,7 @@ impl<'b, E, const SUBS: usize> Robust<'b, E, SUBS> {
         // Queued first: from here on the message survives any failure. It is sent now if
         // connected; after a failure the reconnection re-sends it with the rest of the
         // session, so only the first attempt sends it by hand.
-        let id = d.queue(topic, msg, retain, qos)?;
+        let id = d.queue(topic, msg, retain, qos).await?;
         let mut first = true;
         self.retry(d, connector, async |d| {
             if core::mem::take(&mut first) {

@@ -1018,7 +1018,7 @@ where
         {
             return self.serve_request(work, seq).await;
         }
-        self.driver.core.begin(false);
+        self.driver.begin(false).await?;
         let shared = self.shared;
         if self.driver.core.has_held() {
             if let Some(message) = self.driver.core.pop_held() {
@@ -1122,7 +1122,7 @@ where
                     let result = self.driver.publish(topic, payload, retain, qos).await;
                     return self.finish_request(seq, result.map(|()| Outcome::Done)).await;
                 }
-                match self.driver.queue(topic, payload, retain, qos) {
+                match self.driver.queue(topic, payload, retain, qos).await {
                     Ok(id) => {
                         // In the session now: it is re-sent after any reconnection.
                         self.pop_request();

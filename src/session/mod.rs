@@ -10,7 +10,8 @@
 //!
 //! The code is split by concern: `connect.rs` (opening, losing and resuming a connection),
 //! `outgoing.rs` (identifiers, the re-send store and the commands), `incoming.rs`
-//! ([`Session::handle_packet`]) and `timers.rs` (keep-alive and response timeouts).
+//! ([`Session::handle_packet`]), `timers.rs` (keep-alive and response timeouts) and
+//! `persist.rs` (the [`Change`]s that let a store carry the session across a reset).
 //!
 //! # Driving protocol
 //!
@@ -41,9 +42,11 @@ mod connect;
 mod error;
 mod incoming;
 mod outgoing;
+mod persist;
 mod timers;
 
 pub use error::ProtocolError;
+pub use persist::{Change, StoreError};
 
 use heapless::Vec;
 
@@ -279,6 +282,35 @@ impl<const N: usize, const S: usize> Session<N, S> {
     /// Commands and replies call this themselves; call it after sending anything else.
     pub fn mark_sent(&mut self, now: u64) {
         self.last_sent = now;
+    }
+
+    /// When a packet was last written (see [`mark_sent`](Self::mark_sent)).
+    pub(crate) const fn last_sent(&self) -> u64 {
+        self.last_sent
+    }
+
+    /// Takes back a [`mark_sent`](Self::mark_sent): the acknowledgement that
+    /// [`handle_packet`](Self::handle_packet) counted as sent is sent later, so keep-alive
+    /// still counts from `at`.
+    pub(crate) fn unmark_sent(&mut self, at: u64) {
+        self.last_sent = at;
+    }
+
+    /// Whether the incoming QoS 2 message `id` was accepted and awaits its PUBREL.
+    pub(crate) fn holds_incoming(&self, id: PacketId) -> bool {
+        self.incoming_qos2.contains(&id)
+    }
+
+    /// Drops the queued QoS 1/2 message `id` that was never sent (a store could not keep
+    /// it). Returns whether there was one.
+    pub(crate) fn forget_publish(&mut self, id: PacketId) -> bool {
+        match self.find(id) {
+            Some((i, Awaiting::PubAck { .. } | Awaiting::PubRec { .. })) => {
+                self.remove(i);
+                true
+            }
+            _ => false,
+        }
     }
 
     fn require_connected(&self) -> Result<(), ProtocolError> {

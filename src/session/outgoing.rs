@@ -10,7 +10,7 @@ use crate::topic::{TopicFilter, TopicName};
 use crate::types::{Delivery, PacketId, QoS};
 
 /// The DUP flag in byte 0 of a PUBLISH ([MQTT-3.3.1-1]).
-const DUP: u8 = 0x08;
+pub(super) const DUP: u8 = 0x08;
 
 impl<const N: usize, const S: usize> Session<N, S> {
     /// Allocates a packet identifier not currently in use ([MQTT-2.3.1-2]; wrapping from

@@ -1,0 +1,181 @@
+//! Session stores: where a client keeps the session state that must survive a device
+//! reset (see [`Change`]). [`SessionStore`] is the seam; [`RamStore`] keeps the records in
+//! memory (for tests, or RAM that survives a warm reset) and
+//! [`FileStore`](super::file_store::FileStore) (feature `std`) in a crash-safe file.
+//!
+//! # How the client uses a store
+//!
+//! With a store set, the client writes a record before every packet whose effect a reset
+//! must not lose, and only then sends the packet:
+//!
+//! | record ([`Change`]) | written | before sending |
+//! |---|---|---|
+//! | `Queued` | a QoS 1/2 message is published | the PUBLISH |
+//! | `Released` | the PUBREC of an outgoing QoS 2 message arrived | the PUBREL |
+//! | `Completed` | PUBACK or PUBCOMP arrived | - |
+//! | `Received` | an incoming QoS 2 message was taken by the application | the PUBREC |
+//! | `Freed` | the PUBREL of an incoming QoS 2 message arrived | the PUBCOMP |
+//!
+//! A store that reports [`StoreError::Full`] is compacted: its records are replaced by
+//! the session's [`snapshot`](crate::session::Session::snapshot). When the session holds
+//! nothing that must survive, the store is cleared. `connect(clean_session = true)` clears
+//! it too; the first `connect(clean_session = false)` restores the session from it.
+
+pub use crate::session::StoreError;
+use crate::session::{Change, Session};
+
+/// A medium that keeps the session's records across a reset, in the order written.
+///
+/// Each call must be atomic with respect to a reset: after a reset at any instant,
+/// [`replay`](Self::replay) yields the records of some prefix of the calls that were made,
+/// with the interrupted call either wholly done or not at all.
+pub trait SessionStore {
+    /// Appends one record, the concatenation of `head` and `tail`.
+    ///
+    /// # Errors
+    /// [`StoreError::Full`] when it does not fit (the client then compacts with
+    /// [`replace`](Self::replace)), [`StoreError::Io`] when the medium fails.
+    fn append(&mut self, head: &[u8], tail: &[u8]) -> Result<(), StoreError>;
+
+    /// Calls `f` with every record, oldest first. A record that a reset cut off while it
+    /// was being written is not a record.
+    ///
+    /// # Errors
+    /// [`StoreError::Io`], or the first error `f` returns.
+    fn replay(&mut self, f: &mut dyn FnMut(&[u8]) -> Result<(), StoreError>) -> Result<(), StoreError>;
+
+    /// Replaces every record with those of `records`, atomically.
+    ///
+    /// # Errors
+    /// [`StoreError::Full`] when even those do not fit, [`StoreError::Io`].
+    fn replace(&mut self, records: &dyn Records) -> Result<(), StoreError>;
+
+    /// Drops every record.
+    ///
+    /// # Errors
+    /// [`StoreError::Io`].
+    fn clear(&mut self) -> Result<(), StoreError>;
+}
+
+/// Takes one record as a head and a tail (see [`SessionStore::append`]).
+pub type RecordSink<'a> = dyn FnMut(&[u8], &[u8]) -> Result<(), StoreError> + 'a;
+
+/// A list of records to write at once (a session's snapshot), for
+/// [`SessionStore::replace`].
+pub trait Records {
+    /// Calls `f` with each record as a head and a tail (see [`SessionStore::append`]),
+    /// oldest first, stopping at the first error.
+    ///
+    /// # Errors
+    /// The first error `f` returns.
+    fn each(&self, f: &mut RecordSink<'_>) -> Result<(), StoreError>;
+}
+
+impl<const N: usize, const S: usize> Records for Session<N, S> {
+    fn each(&self, f: &mut RecordSink<'_>) -> Result<(), StoreError> {
+        let mut result = Ok(());
+        self.snapshot(|change| {
+            if result.is_ok() {
+                result = f(&change.header(), change.tail());
+            }
+        });
+        result
+    }
+}
+
+/// Writes `change` (which `session` already holds) to `store`, compacting the store when
+/// it is full. Nothing to do without a store.
+pub(crate) fn persist<const N: usize, const S: usize>(
+    store: &mut Option<&mut dyn SessionStore>,
+    session: &Session<N, S>,
+    change: Change<'_>,
+) -> Result<(), StoreError> {
+    let Some(store) = store else {
+        return Ok(());
+    };
+    match store.append(&change.header(), change.tail()) {
+        // The snapshot already holds the change.
+        Err(StoreError::Full) => store.replace(session),
+        result => result,
+    }
+}
+
+/// Rebuilds `session` from the records in `store`.
+pub(crate) fn restore<const N: usize, const S: usize>(
+    store: &mut dyn SessionStore,
+    session: &mut Session<N, S>,
+) -> Result<(), StoreError> {
+    store.replay(&mut |record| session.restore(Change::parse(record)?))
+}
+
+/// A store in RAM: `CAP` bytes of records, each prefixed with its length (2 bytes). It
+/// survives what RAM survives: a reset that keeps `.noinit` memory, or a simulated reset
+/// in a test. Writes are atomic because they are memory writes done before the length that
+/// makes them visible.
+#[derive(Debug, Clone)]
+pub struct RamStore<const CAP: usize> {
+    bytes: heapless::Vec<u8, CAP>,
+}
+
+impl<const CAP: usize> Default for RamStore<CAP> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const CAP: usize> RamStore<CAP> {
+    /// An empty store.
+    pub const fn new() -> Self {
+        Self {
+            bytes: heapless::Vec::new(),
+        }
+    }
+
+    /// Bytes in use (records and their length prefixes).
+    pub fn used(&self) -> usize {
+        self.bytes.len()
+    }
+
+    fn push(bytes: &mut heapless::Vec<u8, CAP>, head: &[u8], tail: &[u8]) -> Result<(), StoreError> {
+        let len = head.len() + tail.len();
+        let prefix = u16::try_from(len).map_err(|_| StoreError::Full)?;
+        if CAP - bytes.len() < 2 + len {
+            return Err(StoreError::Full);
+        }
+        // Cannot fail: the room was checked above.
+        let _ = bytes.extend_from_slice(&prefix.to_be_bytes());
+        let _ = bytes.extend_from_slice(head);
+        let _ = bytes.extend_from_slice(tail);
+        Ok(())
+    }
+}
+
+impl<const CAP: usize> SessionStore for RamStore<CAP> {
+    fn append(&mut self, head: &[u8], tail: &[u8]) -> Result<(), StoreError> {
+        Self::push(&mut self.bytes, head, tail)
+    }
+
+    fn replay(&mut self, f: &mut dyn FnMut(&[u8]) -> Result<(), StoreError>) -> Result<(), StoreError> {
+        let mut rest = self.bytes.as_slice();
+        while let Some((&[hi, lo], tail)) = rest.split_first_chunk::<2>() {
+            let (record, tail) = tail
+                .split_at_checked(usize::from(u16::from_be_bytes([hi, lo])))
+                .ok_or(StoreError::Corrupt)?;
+            f(record)?;
+            rest = tail;
+        }
+        Ok(())
+    }
+
+    fn replace(&mut self, records: &dyn Records) -> Result<(), StoreError> {
+        let mut fresh = heapless::Vec::new();
+        records.each(&mut |head, tail| Self::push(&mut fresh, head, tail))?;
+        self.bytes = fresh;
+        Ok(())
+    }
+
+    fn clear(&mut self) -> Result<(), StoreError> {
+        self.bytes.clear();
+        Ok(())
+    }
+}

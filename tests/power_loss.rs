@@ -1,0 +1,398 @@
+//! Power loss at every step of the QoS 1 and QoS 2 flows, in both directions, against the
+//! suite's mosquitto with persistent sessions.
+//!
+//! Every write the client makes after it is connected, to the transport or to its session
+//! store, is one step. For each step the flow is run again with the power cut just
+//! before that write (it does not happen) or just after it; from then on every read and
+//! write fails, as on a dead device. Then everything but the store (a [`RamStore`] standing
+//! for flash) is dropped, a new client restores from the store, connects with
+//! `clean_session = false` and finishes. An independent `mosquitto_sub` counts what the
+//! server delivered; the receiving application counts what it got.
+//!
+//! What must hold, at every step:
+//! * the writes come in the order "store, then the packet that depends on it";
+//! * publishing: a message is lost only when the power went before its first store write
+//!   (`publish` had not accepted it); otherwise QoS 1 arrives at least once and QoS 2
+//!   exactly once;
+//! * receiving: nothing is lost; the application gets a message again only when the power
+//!   went before the client recorded that the application had finished with it (its next
+//!   call's first write), never after.
+
+#![cfg(feature = "std")]
+
+#[path = "support/broker.rs"]
+mod broker;
+
+use std::cell::{Cell, RefCell};
+use std::io;
+use std::time::{Duration, Instant};
+
+use broker::{Broker, Sub, mosquitto_pub, mosquitto_sub, unique};
+use embedded_io::{ErrorType, Read, Write};
+use umqtt::QoS;
+use umqtt::client::std_net::TcpTransport;
+use umqtt::client::store::{RamStore, Records, SessionStore, StoreError};
+use umqtt::client::{MqttClient, Transport};
+
+/// Where the power goes: before or after write number `at` (counted from 0 once armed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Cut {
+    at: usize,
+    after: bool,
+}
+
+/// The device's power: counts the writes and fails everything once it is gone.
+struct Power {
+    cut: Option<Cut>,
+    armed: Cell<bool>,
+    count: Cell<usize>,
+    dead: Cell<bool>,
+    writes: RefCell<Vec<&'static str>>,
+}
+
+impl Power {
+    fn new(cut: Option<Cut>) -> Self {
+        Self {
+            cut,
+            armed: Cell::new(false),
+            count: Cell::new(0),
+            dead: Cell::new(false),
+            writes: RefCell::default(),
+        }
+    }
+
+    /// Asks to make a write of kind `what`: `false` when the power is (now) gone.
+    fn before(&self, what: &'static str) -> bool {
+        if self.dead.get() {
+            return false;
+        }
+        if !self.armed.get() {
+            return true;
+        }
+        let n = self.count.get();
+        self.count.set(n + 1);
+        self.writes.borrow_mut().push(what);
+        if self.cut == Some(Cut { at: n, after: false }) {
+            self.dead.set(true);
+            return false;
+        }
+        true
+    }
+
+    /// The write asked for last is done.
+    fn after(&self) {
+        if self.armed.get()
+            && self.cut
+                == Some(Cut {
+                    at: self.count.get() - 1,
+                    after: true,
+                })
+        {
+            self.dead.set(true);
+        }
+    }
+
+    fn lost() -> io::Error {
+        io::Error::other("power lost")
+    }
+}
+
+/// The device's network: a TCP transport that dies with the power.
+struct Net<'p> {
+    tcp: TcpTransport,
+    power: &'p Power,
+}
+
+impl ErrorType for Net<'_> {
+    type Error = io::Error;
+}
+
+impl Read for Net<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.power.dead.get() {
+            return Err(Power::lost());
+        }
+        self.tcp.read(buf)
+    }
+}
+
+impl Write for Net<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if !self.power.before("net") {
+            return Err(Power::lost());
+        }
+        let n = self.tcp.write(buf)?;
+        self.power.after();
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if self.power.dead.get() {
+            return Err(Power::lost());
+        }
+        self.tcp.flush()
+    }
+}
+
+impl Transport for Net<'_> {
+    fn now_ms(&mut self) -> u64 {
+        self.tcp.now_ms()
+    }
+
+    fn wait_readable(&mut self, timeout_ms: u32) -> io::Result<bool> {
+        if self.power.dead.get() {
+            return Err(Power::lost());
+        }
+        self.tcp.wait_readable(timeout_ms)
+    }
+}
+
+/// The device's flash: the store survives, the writes to it die with the power.
+struct Flash<'a, 'p> {
+    store: &'a mut RamStore<4096>,
+    power: &'p Power,
+}
+
+impl Flash<'_, '_> {
+    fn write<R>(
+        &mut self,
+        op: impl FnOnce(&mut RamStore<4096>) -> Result<R, StoreError>,
+    ) -> Result<R, StoreError> {
+        if !self.power.before("store") {
+            return Err(StoreError::Io);
+        }
+        let r = op(self.store)?;
+        self.power.after();
+        Ok(r)
+    }
+}
+
+impl SessionStore for Flash<'_, '_> {
+    fn append(&mut self, head: &[u8], tail: &[u8]) -> Result<(), StoreError> {
+        self.write(|s| s.append(head, tail))
+    }
+
+    fn replay(&mut self, f: &mut dyn FnMut(&[u8]) -> Result<(), StoreError>) -> Result<(), StoreError> {
+        self.store.replay(f)
+    }
+
+    fn replace(&mut self, records: &dyn Records) -> Result<(), StoreError> {
+        self.write(|s| s.replace(records))
+    }
+
+    fn clear(&mut self) -> Result<(), StoreError> {
+        self.write(|s| s.clear())
+    }
+}
+
+fn tcp(broker: &Broker) -> TcpTransport {
+    let t = TcpTransport::connect(broker.addr()).expect("connect");
+    t.set_read_timeout(Some(Duration::from_millis(200)))
+        .expect("timeout");
+    t
+}
+
+/// Lines `sub` prints within `wait` (it waits for at least `min` of them, then a little
+/// longer in case a duplicate follows).
+fn settle(sub: &Sub, min: usize, wait: Duration) -> Vec<String> {
+    let _ = sub.wait_lines(min, wait);
+    std::thread::sleep(Duration::from_millis(300));
+    sub.lines()
+}
+
+/// One publishing run: the first life publishes one message with the power cut at `cut`,
+/// the second restores and finishes. Returns the writes of the first life and how many
+/// times the subscriber got the message.
+fn publish_run(broker: &Broker, qos: QoS, cut: Option<Cut>) -> (Vec<&'static str>, usize) {
+    let id = unique("pl-pub");
+    let topic = unique("pl/pub");
+    let watcher = mosquitto_sub(broker.port(), &["-t", &topic, "-q", "2"]);
+    watcher.wait_ready();
+    let mut flash = RamStore::<4096>::new();
+    let writes = {
+        let power = Power::new(cut);
+        let mut store = Flash {
+            store: &mut flash,
+            power: &power,
+        };
+        let (mut rx, mut tx) = ([0u8; 256], [0u8; 256]);
+        let net = Net {
+            tcp: tcp(broker),
+            power: &power,
+        };
+        let mut c: MqttClient<_> = MqttClient::new(net, &id, &mut rx, &mut tx);
+        c.set_store(&mut store).expect("empty store");
+        c.connect(false).expect("first connect");
+        power.armed.set(true);
+        let result = c.publish(&topic, b"m", false, qos);
+        // A publish that failed was cut by the power (one that succeeded may have been
+        // cut after its last write).
+        assert!(result.is_ok() || power.dead.get(), "{result:?}");
+        power.writes.take()
+    };
+    let power = Power::new(None);
+    let mut store = Flash {
+        store: &mut flash,
+        power: &power,
+    };
+    let (mut rx, mut tx) = ([0u8; 256], [0u8; 256]);
+    let net = Net {
+        tcp: tcp(broker),
+        power: &power,
+    };
+    let mut c: MqttClient<_> = MqttClient::new(net, &id, &mut rx, &mut tx);
+    c.set_store(&mut store).expect("restore");
+    c.connect(false).expect("second connect");
+    c.wait_acked().expect("wait_acked");
+    assert_eq!(c.session().unacked_messages(), 0);
+    c.disconnect().expect("disconnect");
+    drop(c);
+    assert_eq!(flash.used(), 0, "a settled session leaves an empty store");
+    let got = settle(&watcher, 1, Duration::from_secs(2));
+    assert!(got.iter().all(|l| l == "m"), "{got:?}");
+    (writes, got.len())
+}
+
+/// One receiving run: an outside client publishes one message to the device, whose first
+/// life takes it with `wait_msg` and then finishes the flow with `check_msg` calls, with
+/// the power cut at `cut`; the second life restores and drains. Returns the first life's
+/// writes and how many times the application got the message in each life.
+fn receive_run(broker: &Broker, qos: QoS, cut: Option<Cut>) -> (Vec<&'static str>, usize, usize) {
+    let id = unique("pl-sub");
+    let topic = unique("pl/sub");
+    let qos_arg = qos.as_u8().to_string();
+    let mut flash = RamStore::<4096>::new();
+    let (writes, first) = {
+        let power = Power::new(cut);
+        let mut store = Flash {
+            store: &mut flash,
+            power: &power,
+        };
+        let (mut rx, mut tx) = ([0u8; 256], [0u8; 256]);
+        let net = Net {
+            tcp: tcp(broker),
+            power: &power,
+        };
+        let mut c: MqttClient<_> = MqttClient::new(net, &id, &mut rx, &mut tx);
+        c.set_store(&mut store).expect("empty store");
+        c.connect(false).expect("first connect");
+        c.subscribe(&topic, qos).expect("subscribe");
+        let out = mosquitto_pub(broker.port(), &["-t", &topic, "-m", "m", "-q", &qos_arg]);
+        assert!(out.status.success(), "{out:?}");
+        power.armed.set(true);
+        let m = c.wait_msg().expect("wait_msg").expect("a message");
+        assert_eq!((m.topic.as_str(), m.payload), (topic.as_str(), &b"m"[..]));
+        // The application has finished with it: the next calls acknowledge it and take
+        // the rest of the flow.
+        let started = Instant::now();
+        while !power.dead.get() && started.elapsed() < Duration::from_secs(5) {
+            let got = c.check_msg().map(|m| m.map(|m| m.payload.to_vec()));
+            match got {
+                Ok(None) if c.session().incoming_qos2() == 0 && !power.writes.borrow().is_empty() => break,
+                Ok(None) => {}
+                Ok(Some(m)) => panic!("a second message: {m:?}"),
+                Err(e) => assert!(power.dead.get(), "{e}"),
+            }
+        }
+        (power.writes.take(), 1)
+    };
+    let power = Power::new(None);
+    let mut store = Flash {
+        store: &mut flash,
+        power: &power,
+    };
+    let (mut rx, mut tx) = ([0u8; 256], [0u8; 256]);
+    let net = Net {
+        tcp: tcp(broker),
+        power: &power,
+    };
+    let mut c: MqttClient<_> = MqttClient::new(net, &id, &mut rx, &mut tx);
+    c.set_store(&mut store).expect("restore");
+    assert!(
+        c.connect(false).expect("second connect"),
+        "the server kept the session"
+    );
+    let mut again = 0;
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_millis(1500) {
+        if let Some(m) = c.check_msg().expect("check_msg") {
+            assert_eq!(m.payload, b"m");
+            again += 1;
+        }
+    }
+    // Acknowledges the last one, if any, and lets the flow end.
+    while c.session().incoming_qos2() > 0 && started.elapsed() < Duration::from_secs(5) {
+        c.check_msg().expect("check_msg");
+    }
+    assert_eq!(c.session().incoming_qos2(), 0);
+    c.disconnect().expect("disconnect");
+    drop(c);
+    assert_eq!(flash.used(), 0, "a settled session leaves an empty store");
+    (writes, first, again)
+}
+
+/// Every cut for a flow of `steps` writes: before and after each.
+fn cuts(steps: usize) -> impl Iterator<Item = Cut> {
+    (0..steps).flat_map(|at| [Cut { at, after: false }, Cut { at, after: true }])
+}
+
+#[test]
+fn power_loss_qos1_publish_at_every_step() {
+    let broker = Broker::start();
+    let (writes, got) = publish_run(&broker, QoS::AtLeastOnce, None);
+    // Stored, sent, then the store emptied once PUBACK arrived.
+    assert_eq!(writes, ["store", "net", "store"]);
+    assert_eq!(got, 1);
+    for cut in cuts(writes.len()) {
+        let (_, got) = publish_run(&broker, QoS::AtLeastOnce, Some(cut));
+        if cut == (Cut { at: 0, after: false }) {
+            assert_eq!(got, 0, "{cut:?}: publish had not accepted it");
+        } else {
+            assert!((1..=2).contains(&got), "{cut:?}: delivered {got} times");
+        }
+    }
+}
+
+#[test]
+fn power_loss_qos2_publish_at_every_step() {
+    let broker = Broker::start();
+    let (writes, got) = publish_run(&broker, QoS::ExactlyOnce, None);
+    // PUBLISH stored then sent; PUBREC recorded before the PUBREL; emptied at PUBCOMP.
+    assert_eq!(writes, ["store", "net", "store", "net", "store"]);
+    assert_eq!(got, 1);
+    for cut in cuts(writes.len()) {
+        let (_, got) = publish_run(&broker, QoS::ExactlyOnce, Some(cut));
+        let want = usize::from(cut != (Cut { at: 0, after: false }));
+        assert_eq!(got, want, "{cut:?}");
+    }
+}
+
+#[test]
+fn power_loss_qos1_receive_at_every_step() {
+    let broker = Broker::start();
+    let (writes, first, again) = receive_run(&broker, QoS::AtLeastOnce, None);
+    // Nothing to store for QoS 1: the PUBACK goes out once the application is done.
+    assert_eq!(writes, ["net"]);
+    assert_eq!((first, again), (1, 0));
+    for cut in cuts(writes.len()) {
+        let (_, first, again) = receive_run(&broker, QoS::AtLeastOnce, Some(cut));
+        // Without the PUBACK the server sends it again: not lost.
+        let want = usize::from(!cut.after);
+        assert_eq!((first, again), (1, want), "{cut:?}");
+    }
+}
+
+#[test]
+fn power_loss_qos2_receive_at_every_step() {
+    let broker = Broker::start();
+    let (writes, first, again) = receive_run(&broker, QoS::ExactlyOnce, None);
+    // Recorded before the PUBREC; emptied at PUBREL before the PUBCOMP.
+    assert_eq!(writes, ["store", "net", "store", "net"]);
+    assert_eq!((first, again), (1, 0));
+    for cut in cuts(writes.len()) {
+        let (_, first, again) = receive_run(&broker, QoS::ExactlyOnce, Some(cut));
+        // Only a cut before the first write (the application's "done") brings it again.
+        let want = usize::from(cut == (Cut { at: 0, after: false }));
+        assert_eq!((first, again), (1, want), "{cut:?}");
+    }
+}
