@@ -660,6 +660,40 @@ fn client_without_callback_still_acks_every_message_mqtt_4_5_0_2() {
     assert_eq!(written(&mut c), cat(&[&puback(1), &pubrec(2), &pubcomp(2)]));
 }
 
+/// Without a callback the application takes a message from `wait_msg`; it is
+/// acknowledged when the application calls again (it has finished with it then), so a
+/// reset while it handles the message loses nothing. A message held while a publish waits
+/// for its PUBACK is acknowledged once handed out and finished with; a repeat of a held
+/// QoS 2 message is neither delivered nor answered meanwhile.
+#[test]
+fn without_a_callback_a_message_is_acknowledged_at_the_next_call() {
+    let (mut rx, mut tx) = ([0u8; 64], [0u8; 64]);
+    let script = publish_bytes("a", b"1", QoS::AtLeastOnce, 1, false, false);
+    let mut c = connected(&mut rx, &mut tx, &script);
+    assert_eq!(kind(c.wait_msg()), Ok(Some(PacketType::Publish)));
+    assert_eq!(written(&mut c), b"", "not yet: the application holds the message");
+    c.transport_mut().push(&cat(&[
+        &publish_bytes("a", b"2", QoS::ExactlyOnce, 2, false, false),
+        &publish_bytes("a", b"2", QoS::ExactlyOnce, 2, true, false),
+        &puback(1),
+    ]));
+    c.publish("t", b"x", false, QoS::AtLeastOnce).unwrap();
+    assert_eq!(
+        written(&mut c),
+        cat(&[
+            &puback(1),
+            &publish_bytes("t", b"x", QoS::AtLeastOnce, 1, false, false)
+        ]),
+        "the first message acknowledged when the application came back; 2 held, unanswered"
+    );
+    assert_eq!(c.held_messages(), 1);
+    assert_eq!(kind(c.wait_msg()), Ok(Some(PacketType::Publish)));
+    assert_eq!(written(&mut c), b"");
+    assert_eq!(c.check_msg(), Ok(None));
+    assert_eq!(written(&mut c), pubrec(2));
+    assert_eq!(c.session().incoming_qos2(), 1);
+}
+
 #[test]
 fn message_callback_sees_qos_retain_and_dup() {
     /// (topic, payload, QoS, packet id, retain, DUP)

@@ -22,6 +22,8 @@
 
 #[path = "support/broker.rs"]
 mod broker;
+#[path = "support/tokio_tcp.rs"]
+mod tokio_tcp;
 
 use std::cell::{Cell, RefCell};
 use std::io;
@@ -32,7 +34,7 @@ use embedded_io::{ErrorType, Read, Write};
 use umqtt::QoS;
 use umqtt::client::std_net::TcpTransport;
 use umqtt::client::store::{RamStore, Records, SessionStore, StoreError};
-use umqtt::client::{MqttClient, Transport};
+use umqtt::client::{AsyncMqttClient, AsyncTransport, MqttClient, RobustClient, Transport};
 
 /// Where the power goes: before or after write number `at` (counted from 0 once armed).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -147,6 +149,144 @@ impl Transport for Net<'_> {
     }
 }
 
+/// The async device's network: the same over tokio.
+struct AsyncNet<'p> {
+    tcp: tokio_tcp::TokioTcp,
+    power: &'p Power,
+}
+
+impl ErrorType for AsyncNet<'_> {
+    type Error = io::Error;
+}
+
+impl embedded_io_async::Read for AsyncNet<'_> {
+    async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.power.dead.get() {
+            return Err(Power::lost());
+        }
+        self.tcp.read(buf).await
+    }
+}
+
+impl embedded_io_async::Write for AsyncNet<'_> {
+    async fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if !self.power.before("net") {
+            return Err(Power::lost());
+        }
+        let n = self.tcp.write(buf).await?;
+        self.power.after();
+        Ok(n)
+    }
+
+    async fn flush(&mut self) -> io::Result<()> {
+        if self.power.dead.get() {
+            return Err(Power::lost());
+        }
+        self.tcp.flush().await
+    }
+}
+
+impl AsyncTransport for AsyncNet<'_> {
+    fn now_ms(&mut self) -> u64 {
+        self.tcp.now_ms()
+    }
+
+    async fn wait_readable(&mut self, timeout_ms: u32) -> io::Result<bool> {
+        if self.power.dead.get() {
+            return Err(Power::lost());
+        }
+        self.tcp.wait_readable(timeout_ms).await
+    }
+}
+
+/// Which client runs the device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flavor {
+    Blocking,
+    Robust,
+    Async,
+}
+
+/// The device publishes one message with `flavor`'s client over `power`, with its session
+/// in `store`: first `publish` (first life), or `connect` and `wait_acked` (second life).
+fn device_publish(
+    flavor: Flavor,
+    broker: &Broker,
+    power: &Power,
+    store: &mut dyn SessionStore,
+    (id, topic, qos): (&str, &str, QoS),
+    first_life: bool,
+) {
+    let (mut rx, mut tx) = ([0u8; 256], [0u8; 256]);
+    match flavor {
+        Flavor::Blocking | Flavor::Robust => {
+            let net = Net {
+                tcp: tcp(broker),
+                power,
+            };
+            let mut c: MqttClient<_> = MqttClient::new(net, id, &mut rx, &mut tx);
+            c.set_store(store).expect("restore");
+            if flavor == Flavor::Robust {
+                // Reconnects until the power is gone.
+                let connector = || match power.dead.get() {
+                    true => Err(Power::lost()),
+                    false => Ok(Net {
+                        tcp: tcp(broker),
+                        power,
+                    }),
+                };
+                let mut r: RobustClient<_, _> = RobustClient::new(c, connector);
+                r.set_max_attempts(Some(3));
+                r.connect().expect("connect");
+                if first_life {
+                    power.armed.set(true);
+                    let result = r.publish(topic, b"m", false, qos);
+                    assert!(result.is_ok() || power.dead.get(), "{result:?}");
+                } else {
+                    r.client_mut().wait_acked().expect("wait_acked");
+                    r.disconnect().expect("disconnect");
+                }
+                return;
+            }
+            c.connect(false).expect("connect");
+            if first_life {
+                power.armed.set(true);
+                // A publish that failed was cut by the power (one that succeeded may have
+                // been cut after its last write).
+                let result = c.publish(topic, b"m", false, qos);
+                assert!(result.is_ok() || power.dead.get(), "{result:?}");
+            } else {
+                c.wait_acked().expect("wait_acked");
+                assert_eq!(c.session().unacked_messages(), 0);
+                c.disconnect().expect("disconnect");
+            }
+        }
+        Flavor::Async => {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async {
+                let net = AsyncNet {
+                    tcp: tokio_tcp::TokioTcp::connect(broker.addr()).await,
+                    power,
+                };
+                let mut c: AsyncMqttClient<_> = AsyncMqttClient::new(net, id, &mut rx, &mut tx);
+                c.set_store(store).expect("restore");
+                c.connect(false).await.expect("connect");
+                if first_life {
+                    power.armed.set(true);
+                    let result = c.publish(topic, b"m", false, qos).await;
+                    assert!(result.is_ok() || power.dead.get(), "{result:?}");
+                } else {
+                    c.wait_acked().await.expect("wait_acked");
+                    c.disconnect().await.expect("disconnect");
+                }
+            });
+        }
+    }
+}
+
 /// The device's flash: the store survives, the writes to it die with the power.
 struct Flash<'a, 'p> {
     store: &'a mut RamStore<4096>,
@@ -203,50 +343,26 @@ fn settle(sub: &Sub, min: usize, wait: Duration) -> Vec<String> {
 /// One publishing run: the first life publishes one message with the power cut at `cut`,
 /// the second restores and finishes. Returns the writes of the first life and how many
 /// times the subscriber got the message.
-fn publish_run(broker: &Broker, qos: QoS, cut: Option<Cut>) -> (Vec<&'static str>, usize) {
+fn publish_run(broker: &Broker, flavor: Flavor, qos: QoS, cut: Option<Cut>) -> (Vec<&'static str>, usize) {
     let id = unique("pl-pub");
     let topic = unique("pl/pub");
     let watcher = mosquitto_sub(broker.port(), &["-t", &topic, "-q", "2"]);
     watcher.wait_ready();
     let mut flash = RamStore::<4096>::new();
-    let writes = {
-        let power = Power::new(cut);
-        let mut store = Flash {
-            store: &mut flash,
-            power: &power,
-        };
-        let (mut rx, mut tx) = ([0u8; 256], [0u8; 256]);
-        let net = Net {
-            tcp: tcp(broker),
-            power: &power,
-        };
-        let mut c: MqttClient<_> = MqttClient::new(net, &id, &mut rx, &mut tx);
-        c.set_store(&mut store).expect("empty store");
-        c.connect(false).expect("first connect");
-        power.armed.set(true);
-        let result = c.publish(&topic, b"m", false, qos);
-        // A publish that failed was cut by the power (one that succeeded may have been
-        // cut after its last write).
-        assert!(result.is_ok() || power.dead.get(), "{result:?}");
-        power.writes.take()
+    let job = (id.as_str(), topic.as_str(), qos);
+    let power = Power::new(cut);
+    let mut store = Flash {
+        store: &mut flash,
+        power: &power,
     };
+    device_publish(flavor, broker, &power, &mut store, job, true);
+    let writes = power.writes.take();
     let power = Power::new(None);
     let mut store = Flash {
         store: &mut flash,
         power: &power,
     };
-    let (mut rx, mut tx) = ([0u8; 256], [0u8; 256]);
-    let net = Net {
-        tcp: tcp(broker),
-        power: &power,
-    };
-    let mut c: MqttClient<_> = MqttClient::new(net, &id, &mut rx, &mut tx);
-    c.set_store(&mut store).expect("restore");
-    c.connect(false).expect("second connect");
-    c.wait_acked().expect("wait_acked");
-    assert_eq!(c.session().unacked_messages(), 0);
-    c.disconnect().expect("disconnect");
-    drop(c);
+    device_publish(flavor, broker, &power, &mut store, job, false);
     assert_eq!(flash.used(), 0, "a settled session leaves an empty store");
     let got = settle(&watcher, 1, Duration::from_secs(2));
     assert!(got.iter().all(|l| l == "m"), "{got:?}");
@@ -336,15 +452,15 @@ fn cuts(steps: usize) -> impl Iterator<Item = Cut> {
     (0..steps).flat_map(|at| [Cut { at, after: false }, Cut { at, after: true }])
 }
 
-#[test]
-fn power_loss_qos1_publish_at_every_step() {
+/// Publishes at QoS 1 with the power cut at every step: stored, sent, and the store
+/// emptied once PUBACK arrived.
+fn qos1_publish(flavor: Flavor) {
     let broker = Broker::start();
-    let (writes, got) = publish_run(&broker, QoS::AtLeastOnce, None);
-    // Stored, sent, then the store emptied once PUBACK arrived.
+    let (writes, got) = publish_run(&broker, flavor, QoS::AtLeastOnce, None);
     assert_eq!(writes, ["store", "net", "store"]);
     assert_eq!(got, 1);
     for cut in cuts(writes.len()) {
-        let (_, got) = publish_run(&broker, QoS::AtLeastOnce, Some(cut));
+        let (_, got) = publish_run(&broker, flavor, QoS::AtLeastOnce, Some(cut));
         if cut == (Cut { at: 0, after: false }) {
             assert_eq!(got, 0, "{cut:?}: publish had not accepted it");
         } else {
@@ -353,18 +469,43 @@ fn power_loss_qos1_publish_at_every_step() {
     }
 }
 
-#[test]
-fn power_loss_qos2_publish_at_every_step() {
+/// Publishes at QoS 2 with the power cut at every step: PUBLISH stored then sent, PUBREC
+/// recorded before the PUBREL, the store emptied at PUBCOMP.
+fn qos2_publish(flavor: Flavor) {
     let broker = Broker::start();
-    let (writes, got) = publish_run(&broker, QoS::ExactlyOnce, None);
-    // PUBLISH stored then sent; PUBREC recorded before the PUBREL; emptied at PUBCOMP.
+    let (writes, got) = publish_run(&broker, flavor, QoS::ExactlyOnce, None);
     assert_eq!(writes, ["store", "net", "store", "net", "store"]);
     assert_eq!(got, 1);
     for cut in cuts(writes.len()) {
-        let (_, got) = publish_run(&broker, QoS::ExactlyOnce, Some(cut));
+        let (_, got) = publish_run(&broker, flavor, QoS::ExactlyOnce, Some(cut));
         let want = usize::from(cut != (Cut { at: 0, after: false }));
         assert_eq!(got, want, "{cut:?}");
     }
+}
+
+#[test]
+fn power_loss_qos1_publish_at_every_step() {
+    qos1_publish(Flavor::Blocking);
+}
+
+#[test]
+fn power_loss_qos2_publish_at_every_step() {
+    qos2_publish(Flavor::Blocking);
+}
+
+#[test]
+fn power_loss_qos1_publish_through_robust_client_at_every_step() {
+    qos1_publish(Flavor::Robust);
+}
+
+#[test]
+fn power_loss_qos2_publish_through_robust_client_at_every_step() {
+    qos2_publish(Flavor::Robust);
+}
+
+#[test]
+fn power_loss_qos2_publish_async_at_every_step() {
+    qos2_publish(Flavor::Async);
 }
 
 #[test]
