@@ -54,6 +54,18 @@
 //! ([`MqttClient::skipped_packets`]); it never fails a call that is waiting for something
 //! else, and `wait_msg` reports its own as [`ClientError::PacketTooLarge`].
 //!
+//! A QoS 1/2 message is acknowledged once the application has finished with it: right
+//! after the callback returns, or, without a callback, at the application's next call to
+//! the client (any call; `disconnect` too). A reset while the application handles a
+//! message therefore brings it again instead of losing it.
+//!
+//! # Surviving a reset
+//!
+//! [`set_store`](MqttClient::set_store) gives the client a [`store::SessionStore`]: every
+//! change of the session that a reset must not lose is written there before the packet
+//! that depends on it is sent, and a new client restores it before its first
+//! `connect(false)`. See [`store`] for what is written when.
+//!
 //! # Buffers
 //!
 //! * `rx` bounds the largest incoming packet (at least [`MIN_RX_BUFFER`] bytes); held
