@@ -88,6 +88,8 @@ mod driver;
 mod error;
 #[cfg(feature = "std")]
 pub mod file_store;
+#[cfg(feature = "nor-flash")]
+pub mod nor_store;
 mod robust;
 #[cfg(feature = "shared")]
 pub mod shared;

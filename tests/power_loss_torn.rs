@@ -1,0 +1,1 @@
+//! Torn writes on a simulated NOR flash (in progress).
