@@ -8,7 +8,7 @@
 use heapless::Vec;
 
 use super::error::{Awaited, ClientError};
-use super::store::{self, SessionStore};
+use super::store::{self, Persistence, SessionStore};
 use super::{Callback, ClientOptions};
 use crate::error::{DecodeError, EncodeError};
 use crate::packet::{
@@ -126,7 +126,7 @@ pub(crate) struct Core<'b, const N: usize, const S: usize> {
     skipped: u32,
     scratch: [u8; 8],
     /// Where the session is kept across resets, if anywhere.
-    store: Option<&'b mut dyn SessionStore>,
+    persistence: Option<Persistence<'b, N, S>>,
     /// The acknowledgement of the message handed to the caller, sent when the caller
     /// comes back (it has then finished with the message).
     owed: Option<Small>,
@@ -156,7 +156,7 @@ impl<'b, const N: usize, const S: usize> Core<'b, N, S> {
             holding: false,
             skipped: 0,
             scratch: [0; 8],
-            store: None,
+            persistence: None,
             owed: None,
             taken_qos2: Vec::new(),
         }
@@ -165,19 +165,14 @@ impl<'b, const N: usize, const S: usize> Core<'b, N, S> {
     /// Keeps the session in `store` from now on, first restoring what it holds.
     pub(crate) fn set_store(&mut self, store: &'b mut dyn SessionStore) -> Result<(), StoreError> {
         store::restore(store, &mut self.session)?;
-        self.store = Some(store);
+        self.persistence = Some(Persistence::new(store));
         Ok(())
     }
 
     /// Writes a change the session already holds to the store, if there is one; a store
     /// failure ends the connection.
     fn persist<E>(&mut self, change: Change<'_>) -> Result<(), ClientError<E>> {
-        let result = match (&mut self.store, self.session.is_settled()) {
-            // Nothing left that must survive a reset.
-            (Some(store), true) => store.clear(),
-            _ => store::persist(&mut self.store, &self.session, change),
-        };
-        result.map_err(|e| self.fail(e.into()))
+        store::persist(&mut self.persistence, &self.session, change).map_err(|e| self.fail(e.into()))
     }
 
     /// Length of the receive buffer.
@@ -198,7 +193,7 @@ impl<'b, const N: usize, const S: usize> Core<'b, N, S> {
         }
         let id = self.session.queue_publish(topic, msg, qos, retain)?;
         let stored = self.session.publish_bytes(id).unwrap_or(&[]);
-        let result = store::persist(&mut self.store, &self.session, Change::Queued(stored));
+        let result = store::persist(&mut self.persistence, &self.session, Change::Queued(stored));
         if let Err(e) = result {
             // Not accepted: nothing of it may be sent.
             self.session.forget_publish(id);
@@ -294,8 +289,8 @@ impl<'b, const N: usize, const S: usize> Core<'b, N, S> {
         };
         // Encoded first, so a CONNECT that does not fit changes nothing.
         let n = encode_into(self.tx, &Packet::Connect(connect))?;
-        if clean_session && let Some(store) = self.store.as_mut() {
-            store.clear()?;
+        if clean_session && let Some(p) = self.persistence.as_mut() {
+            p.store.clear()?;
         }
         self.session.set_response_timeout(self.options.connect_timeout_ms);
         self.session.connect(connect, now)?;
@@ -609,7 +604,7 @@ impl<'b, const N: usize, const S: usize> Core<'b, N, S> {
             Ok(judged) => judged,
             Err(e) => return Err(self.fail(e)),
         };
-        if step == Step::Message && self.callback.is_none() {
+        if matches!(step, Step::Message) && self.callback.is_none() {
             // Without a callback the caller takes the message now or later: it is
             // acknowledged once the caller has finished with it, at its next call (see
             // `begin` and `pop_held`), so a reset in between loses nothing. Nothing is sent
@@ -622,7 +617,7 @@ impl<'b, const N: usize, const S: usize> Core<'b, N, S> {
             self.owed = if self.holding { None } else { reply };
             reply = None;
         } else if let Some(id) = reply.as_ref().and_then(Small::pubrec_id)
-            && step == Step::Quiet
+            && matches!(step, Step::Quiet)
             && self.taken_qos2.contains(&id)
         {
             // A repeat of a message the caller has not finished with: answered with it.
@@ -655,7 +650,7 @@ impl<'b, const N: usize, const S: usize> Core<'b, N, S> {
     /// Decides what happens to the packet just processed: a message is handed to the
     /// caller of `wait_msg`, or held while another call waits; anything else is done with.
     fn settle(&mut self, step: Step) -> Step {
-        if step != Step::Message {
+        if !matches!(step, Step::Message) {
             self.end_frame();
             return step;
         }

@@ -83,18 +83,44 @@ impl<const N: usize, const S: usize> Records for Session<N, S> {
     }
 }
 
-/// Writes `change` (which `session` already holds) to `store`, compacting the store when
-/// it is full. Nothing to do without a store.
+/// A client's store and the function that writes to it. Both are set together by
+/// `set_store`, so a firmware that never calls it links none of the writing code (the
+/// record encoding, compaction): a client without a store costs a pointer and a branch.
+pub(crate) struct Persistence<'b, const N: usize, const S: usize> {
+    pub(crate) store: &'b mut dyn SessionStore,
+    write: fn(&mut dyn SessionStore, &Session<N, S>, Change<'_>) -> Result<(), StoreError>,
+}
+
+impl<'b, const N: usize, const S: usize> Persistence<'b, N, S> {
+    pub(crate) fn new(store: &'b mut dyn SessionStore) -> Self {
+        Self { store, write }
+    }
+}
+
+/// Writes `change` (which `session` already holds) to the store, if there is one.
 pub(crate) fn persist<const N: usize, const S: usize>(
-    store: &mut Option<&mut dyn SessionStore>,
+    persistence: &mut Option<Persistence<'_, N, S>>,
     session: &Session<N, S>,
     change: Change<'_>,
 ) -> Result<(), StoreError> {
-    let Some(store) = store else {
-        return Ok(());
-    };
+    match persistence {
+        Some(p) => (p.write)(p.store, session, change),
+        None => Ok(()),
+    }
+}
+
+/// Writes `change` to `store`: clears the store instead when the session holds nothing
+/// that must survive, and compacts it when it is full (the snapshot already holds the
+/// change).
+fn write<const N: usize, const S: usize>(
+    store: &mut dyn SessionStore,
+    session: &Session<N, S>,
+    change: Change<'_>,
+) -> Result<(), StoreError> {
+    if session.is_settled() {
+        return store.clear();
+    }
     match store.append(&change.header(), change.tail()) {
-        // The snapshot already holds the change.
         Err(StoreError::Full) => store.replace(session),
         result => result,
     }

@@ -1,7 +1,8 @@
 //! Job (b) with umqtt: the blocking `MqttClient` (default `N = 8`, `S = 1024`) over a
 //! scripted transport: connect, subscribe (QoS 1), publish QoS 1 (waits for PUBACK),
 //! wait_msg delivering an incoming QoS 1 PUBLISH to a callback (and PUBACKing it), ping,
-//! disconnect.
+//! disconnect. With feature `store` (package `size-umqtt-client-store`) the session is
+//! kept in a `RamStore`, which measures what the persistence seam adds.
 #![cfg_attr(target_os = "none", no_std, no_main)]
 
 use fw::{ScriptIo, opaque};
@@ -21,12 +22,17 @@ static BROKER: [u8; 30] = [
 fn job() -> Result<u32, u32> {
     let mut rx = [0u8; 256];
     let mut tx = [0u8; 256];
+    // Size-umqtt-client-store: the session kept in a store (RAM here; the seam's cost).
+    #[cfg(feature = "store")]
+    let mut store = umqtt::client::store::RamStore::<1100>::new();
     let mut got = 0u32;
     let mut on_message = |topic: &str, msg: &[u8]| got = (topic.len() + msg.len()) as u32;
     let written;
     {
         let mut client: MqttClient<'_, ScriptIo> =
             MqttClient::new(ScriptIo::new(&BROKER), opaque("size-client"), &mut rx, &mut tx);
+        #[cfg(feature = "store")]
+        client.set_store(&mut store).map_err(|_| 7u32)?;
         client.set_callback(&mut on_message);
         client.connect(true).map_err(|_| 1u32)?;
         let granted = client
