@@ -112,6 +112,10 @@ expected=(
     'publish after disconnect: returned Err(Protocol(NotConnected))'
     'incoming pubrel: client -> PubComp(PacketId(2571))'
     'client: scripted session ok (connect, subscribe, qos 0/1/2 out and in, ping, disconnect)'
+    'persist: boot 1, empty flash'
+    'persist: QoS 2 message sent, no PUBREC; '
+    'persist: boot 2, '
+    'persist: re-sent with DUP and completed after the reset: exactly once'
     'PASS: '
 )
 for line in "${expected[@]}"; do
