@@ -163,6 +163,12 @@ impl<F: NorFlash, const BUF: usize> NorFlashStore<F, BUF> {
         self.flash
     }
 
+    /// The flash, to look at (writing to the store's region behind its back would break
+    /// it; pass `&mut flash` to [`open`](Self::open) to share the flash with other code).
+    pub fn get_ref(&self) -> &F {
+        &self.flash
+    }
+
     /// Bytes of one bank that frames can use: the most that the records of a
     /// [`replace`](SessionStore::replace) can take, framed (each record takes 8 bytes more,
     /// rounded up to the read and write unit).
