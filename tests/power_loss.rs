@@ -537,3 +537,59 @@ fn power_loss_qos2_receive_at_every_step() {
         assert_eq!((first, again), (1, want), "{cut:?}");
     }
 }
+
+/// A `RobustClient` keeps its subscriptions in a store of their own: after a device reset
+/// and a broker restart that lost every session, the new client restores them, renews them
+/// when the broker answers Session Present = 0, and receives on them with no `subscribe`
+/// call by the application.
+#[test]
+fn power_loss_robust_client_renews_its_stored_subscriptions() {
+    let mut broker = Broker::start();
+    let id = unique("pl-subs");
+    let topic = unique("pl/subs");
+    let mut subscription_flash = RamStore::<512>::new();
+    {
+        let power = Power::new(None);
+        let (mut rx, mut tx) = ([0u8; 256], [0u8; 256]);
+        let net = Net {
+            tcp: tcp(&broker),
+            power: &power,
+        };
+        let c: MqttClient<_> = MqttClient::new(net, &id, &mut rx, &mut tx);
+        let connector = || Err(io::Error::other("no reconnect in this life"));
+        let mut r: RobustClient<_, _> = RobustClient::new(c, connector);
+        r.set_subscription_store(&mut subscription_flash)
+            .expect("empty store");
+        r.connect().expect("connect");
+        r.subscribe(&topic, QoS::AtLeastOnce).expect("subscribe");
+        r.subscribe("pl/other", QoS::AtMostOnce).expect("subscribe");
+        r.unsubscribe("pl/other").expect("unsubscribe");
+        // The power goes: no DISCONNECT.
+    }
+    // Without persistence the broker forgets every session.
+    broker.restart();
+    let power = Power::new(None);
+    let (mut rx, mut tx) = ([0u8; 256], [0u8; 256]);
+    let net = Net {
+        tcp: tcp(&broker),
+        power: &power,
+    };
+    let c: MqttClient<_> = MqttClient::new(net, &id, &mut rx, &mut tx);
+    let connector = || Err(io::Error::other("no reconnect in this life"));
+    let mut r: RobustClient<_, _> = RobustClient::new(c, connector);
+    r.set_subscription_store(&mut subscription_flash)
+        .expect("restore");
+    let restored: Vec<(String, QoS)> = r.subscriptions().map(|(t, q)| (t.to_owned(), q)).collect();
+    assert_eq!(restored, [(topic.clone(), QoS::AtLeastOnce)]);
+    assert!(!r.connect().expect("connect"), "the broker lost the session");
+    let out = mosquitto_pub(broker.port(), &["-t", &topic, "-m", "after", "-q", "1"]);
+    assert!(out.status.success(), "{out:?}");
+    let started = Instant::now();
+    let mut got = None;
+    while got.is_none() && started.elapsed() < Duration::from_secs(5) {
+        if let Some(m) = r.check_msg().expect("check_msg") {
+            got = Some((m.topic.as_str().to_owned(), m.payload.to_vec()));
+        }
+    }
+    assert_eq!(got, Some((topic, b"after".to_vec())));
+}

@@ -15,6 +15,7 @@ use embedded_io::ErrorType;
 use heapless::Vec;
 
 use super::driver::{Blocking, Driver, block_on};
+use super::store::{RecordSink, Records, SessionStore, StoreError};
 use super::{AsyncMqttClient, AsyncTransport, ClientError, MqttClient, Transport};
 use crate::packet::Publish;
 use crate::session::ProtocolError;
@@ -48,6 +49,17 @@ pub(crate) struct Robust<'b, E, const SUBS: usize> {
     log: Option<LogHook<'b, E>>,
     max_attempts: Option<u32>,
     subscriptions: Vec<u8, SUBS>,
+    /// Where the subscriptions are kept across resets, if anywhere.
+    subscription_store: Option<&'b mut dyn SessionStore>,
+}
+
+/// The remembered subscriptions as store records: `[qos, topic...]` each.
+struct SubscriptionRecords<'a>(&'a [u8]);
+
+impl Records for SubscriptionRecords<'_> {
+    fn each(&self, f: &mut RecordSink<'_>) -> Result<(), StoreError> {
+        subscriptions(self.0).try_for_each(|(topic, qos)| f(&[qos.as_u8()], topic.as_bytes()))
+    }
 }
 
 impl<'b, E, const SUBS: usize> Robust<'b, E, SUBS> {
@@ -56,6 +68,32 @@ impl<'b, E, const SUBS: usize> Robust<'b, E, SUBS> {
             log: None,
             max_attempts: None,
             subscriptions: Vec::new(),
+            subscription_store: None,
+        }
+    }
+
+    /// Restores the subscriptions from `store` and keeps them there from now on.
+    fn set_subscription_store(&mut self, store: &'b mut dyn SessionStore) -> Result<(), ClientError<E>> {
+        let mut restored = Ok(());
+        store.replay(&mut |record| {
+            let (&qos, topic) = record.split_first().ok_or(StoreError::Corrupt)?;
+            let qos = QoS::from_u8(qos).ok_or(StoreError::Corrupt)?;
+            let topic = core::str::from_utf8(topic).map_err(|_| StoreError::Corrupt)?;
+            if restored.is_ok() {
+                restored = self.remember(topic, qos);
+            }
+            Ok(())
+        })?;
+        restored?;
+        self.subscription_store = Some(store);
+        Ok(())
+    }
+
+    /// Writes the remembered subscriptions to their store, if there is one.
+    fn save_subscriptions(&mut self) -> Result<(), ClientError<E>> {
+        match self.subscription_store.as_mut() {
+            Some(store) => Ok(store.replace(&SubscriptionRecords(&self.subscriptions))?),
+            None => Ok(()),
         }
     }
 
@@ -179,7 +217,11 @@ impl<'b, E, const SUBS: usize> Robust<'b, E, SUBS> {
         let granted = self
             .retry(d, connector, async |d| d.subscribe(topic, qos).await)
             .await?;
-        self.remember(topic, qos)?;
+        let known = subscriptions(&self.subscriptions).any(|(t, q)| t == topic && q == qos);
+        if !known {
+            self.remember(topic, qos)?;
+            self.save_subscriptions()?;
+        }
         Ok(granted)
     }
 
@@ -196,7 +238,7 @@ impl<'b, E, const SUBS: usize> Robust<'b, E, SUBS> {
         self.retry(d, connector, async |d| d.unsubscribe(topic).await)
             .await?;
         self.forget(topic);
-        Ok(())
+        self.save_subscriptions()
     }
 
     /// `wait_msg` (`block`) and `check_msg` across reconnects; returns whether a message
@@ -341,6 +383,27 @@ where
     /// Gives up after `attempts` failed reconnection attempts in a row (default: never).
     pub fn set_max_attempts(&mut self, attempts: Option<u32>) {
         self.state.max_attempts = attempts;
+    }
+
+    /// Keeps the remembered subscriptions in `store` (a store of their own, not the
+    /// session's: see [`MqttClient::set_store`]), first restoring what it holds, so that
+    /// after a reset they are renewed if the broker lost the session. The store is
+    /// rewritten only when a subscription changes.
+    ///
+    /// # Errors
+    /// [`ClientError::Store`] when the store cannot be read or holds a record that is not a
+    /// subscription; [`ClientError::Protocol`] with `StoreFull` when `SUBS` bytes cannot
+    /// hold them.
+    pub fn set_subscription_store(
+        &mut self,
+        store: &'b mut dyn SessionStore,
+    ) -> Result<(), ClientError<T::Error>> {
+        self.state.set_subscription_store(store)
+    }
+
+    /// The remembered subscriptions, as `(topic filter, QoS)`.
+    pub fn subscriptions(&self) -> impl Iterator<Item = (&str, QoS)> + '_ {
+        subscriptions(&self.state.subscriptions)
     }
 
     /// The wrapped client.
@@ -502,6 +565,22 @@ where
     /// As [`RobustClient::set_max_attempts`].
     pub fn set_max_attempts(&mut self, attempts: Option<u32>) {
         self.state.max_attempts = attempts;
+    }
+
+    /// As [`RobustClient::set_subscription_store`].
+    ///
+    /// # Errors
+    /// As [`RobustClient::set_subscription_store`].
+    pub fn set_subscription_store(
+        &mut self,
+        store: &'b mut dyn SessionStore,
+    ) -> Result<(), ClientError<T::Error>> {
+        self.state.set_subscription_store(store)
+    }
+
+    /// As [`RobustClient::subscriptions`].
+    pub fn subscriptions(&self) -> impl Iterator<Item = (&str, QoS)> + '_ {
+        subscriptions(&self.state.subscriptions)
     }
 
     /// The wrapped client.

@@ -19,7 +19,11 @@
 //! A store that reports [`StoreError::Full`] is compacted: its records are replaced by
 //! the session's [`snapshot`](crate::session::Session::snapshot). When the session holds
 //! nothing that must survive, the store is cleared. `connect(clean_session = true)` clears
-//! it too; the first `connect(clean_session = false)` restores the session from it.
+//! it too; `set_store` restores the session from it.
+//!
+//! The subscriptions are not part of the client's session (the server keeps them);
+//! `RobustClient::set_subscription_store` keeps the ones it renews in a store of their own,
+//! as `[QoS, topic filter]` records, rewritten only when a subscription changes.
 
 pub use crate::session::StoreError;
 use crate::session::{Change, Session};
