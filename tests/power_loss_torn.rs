@@ -493,3 +493,144 @@ fn power_loss_torn_write_during_recovery() {
     }
     assert!(repairs > 100, "only {repairs} cuts needed a repair");
 }
+
+#[cfg(feature = "std")]
+#[path = "support/broker.rs"]
+mod broker;
+
+/// End to end: a real [`umqtt::client::MqttClient`] with its session in a
+/// [`NorFlashStore`], publishing to the suite's mosquitto, with the flash losing power at
+/// every step of the publish's store writes; a second life reopens the store on the same
+/// flash, restores, reconnects and finishes. An independent subscriber counts deliveries.
+#[cfg(feature = "std")]
+mod end_to_end {
+    use std::collections::HashMap;
+    use std::time::Duration;
+
+    use super::broker::{Broker, mosquitto_sub, unique};
+    use umqtt::QoS;
+    use umqtt::client::MqttClient;
+    use umqtt::client::nor_store::NorFlashStore;
+    use umqtt::client::std_net::TcpTransport;
+
+    use super::{Torn, records};
+
+    type Flash = Torn<1, 4, 256>;
+    /// The client's default re-send store is 1 KiB: its longest record is 1027 bytes.
+    const BUF: usize = 1027;
+    const REGION: u32 = 2048;
+
+    fn tcp(broker: &Broker) -> TcpTransport {
+        let t = TcpTransport::connect(broker.addr()).expect("connect");
+        t.set_read_timeout(Some(Duration::from_millis(200)))
+            .expect("timeout");
+        t
+    }
+
+    /// The first life: connects and publishes `payload`, with the flash losing power
+    /// `cut` steps after it was formatted. Returns whether `publish` succeeded and how
+    /// many flash steps the client's writes took.
+    fn first_life(
+        broker: &Broker,
+        flash: &mut Flash,
+        id: &str,
+        topic: &str,
+        qos: QoS,
+        payload: &str,
+        cut: Option<usize>,
+    ) -> (bool, usize) {
+        // A formatted flash; the power goes `cut` steps after that.
+        NorFlashStore::<_, BUF>::open(&mut *flash, 0, REGION).expect("format");
+        flash.cut = cut.map(|n| flash.steps + n);
+        let mut store = NorFlashStore::<_, BUF>::open(&mut *flash, 0, REGION).expect("open");
+        let base = store.get_ref().steps;
+        let (mut rx, mut tx) = ([0u8; 256], [0u8; 256]);
+        let mut c: MqttClient<_> = MqttClient::new(tcp(broker), id, &mut rx, &mut tx);
+        c.set_store(&mut store).expect("restore");
+        c.connect(false).expect("connect");
+        let ok = c.publish(topic, payload.as_bytes(), false, qos).is_ok();
+        drop(c);
+        let steps = store.get_ref().steps - base;
+        assert!(ok || store.get_ref().dead, "publish failed on a live flash");
+        (ok, steps)
+    }
+
+    /// The second life: reopens the store, restores, reconnects, waits for every
+    /// acknowledgement. Returns how many messages the restore brought back.
+    fn second_life(broker: &Broker, flash: &mut Flash, id: &str) -> usize {
+        flash.revive();
+        let mut store = NorFlashStore::<_, BUF>::open(&mut *flash, 0, REGION).expect("reopen");
+        let (mut rx, mut tx) = ([0u8; 256], [0u8; 256]);
+        let mut c: MqttClient<_> = MqttClient::new(tcp(broker), id, &mut rx, &mut tx);
+        c.set_store(&mut store).expect("restore");
+        let restored = c.session().unacked_messages();
+        c.connect(false).expect("second connect");
+        c.wait_acked().expect("wait_acked");
+        c.disconnect().expect("disconnect");
+        drop(c);
+        assert!(
+            records(&mut store).is_empty(),
+            "a settled session leaves no record"
+        );
+        restored
+    }
+
+    fn publish_with_every_cut(qos: QoS) {
+        let broker = Broker::start();
+        let topic = unique("torn/pub");
+        let watcher = mosquitto_sub(broker.port(), &["-t", &topic, "-q", "2"]);
+        watcher.wait_ready();
+        // How many flash steps one publish takes, uncut.
+        let id = unique("torn");
+        let mut flash = Flash::new(REGION as usize, None);
+        let (ok, steps) = first_life(&broker, &mut flash, &id, &topic, qos, "uncut", None);
+        assert!(ok && steps > 20, "{steps} steps");
+        let mut outcomes = Vec::new();
+        for cut in 0..steps {
+            let id = unique("torn");
+            let payload = format!("cut{cut}");
+            let mut flash = Flash::new(REGION as usize, None);
+            let (ok, _) = first_life(&broker, &mut flash, &id, &topic, qos, &payload, Some(cut));
+            assert!(!ok || flash.dead, "cut {cut}: the power did not go");
+            let restored = second_life(&broker, &mut flash, &id);
+            outcomes.push((payload, ok, restored));
+        }
+        let expected = outcomes
+            .iter()
+            .filter(|(_, ok, restored)| *ok || *restored > 0)
+            .count()
+            + 1;
+        let _ = watcher.wait_lines(expected, Duration::from_secs(10));
+        std::thread::sleep(Duration::from_millis(500));
+        let mut got: HashMap<String, usize> = HashMap::new();
+        for line in watcher.lines() {
+            *got.entry(line).or_default() += 1;
+        }
+        assert_eq!(got.get("uncut"), Some(&1));
+        let mut failed = 0;
+        for (payload, ok, restored) in &outcomes {
+            let n = got.get(payload).copied().unwrap_or(0);
+            failed += usize::from(!ok);
+            let must_arrive = *ok || *restored > 0;
+            match qos {
+                QoS::ExactlyOnce if must_arrive => {
+                    assert_eq!(n, 1, "{payload}: ok {ok}, restored {restored}")
+                }
+                QoS::ExactlyOnce => assert!(n <= 1, "{payload}: delivered {n} times"),
+                _ if must_arrive => assert!((1..=2).contains(&n), "{payload}: delivered {n} times"),
+                _ => assert!(n <= 2, "{payload}: delivered {n} times"),
+            }
+        }
+        assert!(failed > 10, "only {failed} publishes were cut");
+    }
+
+    #[test]
+    fn power_loss_torn_write_qos1_publish_through_the_client() {
+        publish_with_every_cut(QoS::AtLeastOnce);
+    }
+
+    #[test]
+    fn power_loss_torn_write_qos2_publish_through_the_client() {
+        publish_with_every_cut(QoS::ExactlyOnce);
+    }
+}

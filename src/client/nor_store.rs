@@ -64,6 +64,13 @@ const ERASED: u8 = 0xFF;
 /// must be at least the client's `S` + 3 (a 3-byte head and a stored PUBLISH of up to
 /// `S` bytes), rounded up to a multiple of `F::READ_SIZE`, and at least the larger of
 /// `F::READ_SIZE` and `F::WRITE_SIZE`; [`open`](Self::open) checks the latter.
+///
+/// Each bank must hold the client's whole session when it is compacted, or the
+/// compaction reports [`StoreError::Full`]: for a client with `N` identifiers and an
+/// `S`-byte re-send store, at least `16 + S + 2 * N * (10 + U)` bytes, `U` being the
+/// larger of the read and write sizes (for the defaults, `N` = 8 and `S` = 1024, and
+/// 4-byte words: 1264 bytes, so one 4 KiB sector per bank is plenty). Anything more
+/// makes erases rarer: a bank is erased once per bank-full of records and clear markers.
 #[derive(Debug)]
 pub struct NorFlashStore<F, const BUF: usize> {
     flash: F,
