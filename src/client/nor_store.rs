@@ -310,9 +310,16 @@ impl<F: NorFlash, const BUF: usize> NorFlashStore<F, BUF> {
         crc.copy_from_slice(&crc32(&[body]).to_le_bytes());
         let addr = self.bank_addr(bank);
         let mut out = Stage::new(&mut self.flash, &mut self.buf, Self::CHUNK, addr);
-        out.push(&header)?;
-        out.repeat(ERASED, Self::HEAD - BANK_HEADER)?;
-        out.finish()?;
+        let written = out
+            .push(&header)
+            .and_then(|()| out.repeat(ERASED, Self::HEAD - BANK_HEADER))
+            .and_then(|()| out.finish());
+        if let Err(e) = written {
+            // The header may be whole for all we know, which would make `bank` win at
+            // the next `open`: the next write compacts again, erasing it first.
+            self.dirty = true;
+            return Err(e);
+        }
         self.active = bank;
         self.generation = generation;
         self.start = Self::HEAD as u32;
@@ -584,6 +591,8 @@ mod tests {
         programmed: Vec<bool>,
         writes: usize,
         erases: usize,
+        /// The write with this number is done but reported as failed.
+        fail_write: Option<usize>,
     }
 
     impl<const R: usize, const W: usize, const E: usize> Ram<R, W, E> {
@@ -593,6 +602,7 @@ mod tests {
                 programmed: vec![false; sectors * E / W],
                 writes: 0,
                 erases: 0,
+                fail_write: None,
             }
         }
     }
@@ -639,6 +649,9 @@ mod tests {
                 *cell &= b;
             }
             self.writes += 1;
+            if self.fail_write == Some(self.writes) {
+                return Err(NorFlashErrorKind::Other);
+            }
             Ok(())
         }
     }
@@ -825,6 +838,23 @@ mod tests {
         flash.bytes[256 + 15] ^= 0x01;
         let mut store = NorFlashStore::<_, 64>::open(&mut flash, 0, 512).expect("reopen");
         assert_eq!(records(&mut store), [b"old".to_vec()]);
+    }
+
+    /// A flash that programs the new bank's header but reports a failure: the store must
+    /// not keep appending to the old bank, which that header would hide at the next open.
+    #[test]
+    fn a_header_write_reported_failed_is_not_trusted() {
+        let mut store = NorFlashStore::<_, 64>::open(Small::new(2), 0, 512).expect("open");
+        store.append(b"A", b"").expect("append");
+        // The replace's writes: one frame, then the header.
+        store.flash.fail_write = Some(store.flash.writes + 2);
+        assert_eq!(store.replace(&List(&[b"B"])), Err(StoreError::Io));
+        assert_eq!(records(&mut store), [b"A".to_vec()]);
+        store.append(b"C", b"").expect("append");
+        assert_eq!(records(&mut store), [b"A".to_vec(), b"C".to_vec()]);
+        let flash = store.into_inner();
+        let mut store = NorFlashStore::<_, 64>::open(flash, 0, 512).expect("reopen");
+        assert_eq!(records(&mut store), [b"A".to_vec(), b"C".to_vec()]);
     }
 
     #[test]
