@@ -1,9 +1,12 @@
-//! Part 0: a QoS 2 session kept in (simulated) flash across a device reset.
+//! Part 0: a QoS 2 session kept in (simulated) NOR flash across a device reset.
 //!
 //! QEMU's `lm3s6965evb` cannot program its flash, so the "flash" is a block of RAM in the
-//! `.uninit` section: the startup code never touches it and QEMU keeps RAM across a system
-//! reset, which makes it behave like flash for this test. A magic word tells a first boot
-//! from one after the reset.
+//! `.uninit` section, behind [`RamNor`], an `embedded-storage` NOR flash with NOR rules
+//! (programming only clears bits, erase sets a whole 1 KiB sector to `0xFF`): the startup
+//! code never touches that section and QEMU keeps RAM across a system reset, so it
+//! behaves like flash for this test. The session lives there in the library's
+//! `NorFlashStore`, as it would on a device. A magic word tells a first boot from one
+//! after the reset.
 //!
 //! First boot: the client, with its session in that store, connects with
 //! `clean_session = false` and publishes at QoS 2; the broker (the script) sends no PUBREC,
@@ -14,8 +17,10 @@
 
 use core::mem::MaybeUninit;
 
+use embedded_storage::nor_flash::{ErrorType, NorFlash, NorFlashErrorKind, ReadNorFlash};
 use umqtt::QoS;
-use umqtt::client::store::RamStore;
+use umqtt::client::nor_store::NorFlashStore;
+use umqtt::client::store::SessionStore;
 use umqtt::client::{ClientError, MqttClient};
 
 use crate::check::{self, check};
@@ -23,11 +28,75 @@ use crate::transport::ScriptTransport;
 
 const MAGIC: u32 = 0x554D_5154;
 
-/// The simulated flash: a magic word and the session store.
+/// Bytes of simulated flash: two 1 KiB sectors, one per bank of the store.
+const FLASH_LEN: usize = 2048;
+const SECTOR: usize = 1024;
+
+/// The simulated flash: a magic word (first: `flash` reads it before the rest) and the
+/// flash bytes.
+#[repr(C)]
 struct Flash {
     magic: u32,
-    store: RamStore<512>,
+    bytes: [u8; FLASH_LEN],
 }
+
+/// NOR flash in RAM: 4-byte words, 1 KiB sectors.
+struct RamNor<'a>(&'a mut [u8; FLASH_LEN]);
+
+impl ErrorType for RamNor<'_> {
+    type Error = NorFlashErrorKind;
+}
+
+impl ReadNorFlash for RamNor<'_> {
+    const READ_SIZE: usize = 1;
+
+    fn read(&mut self, offset: u32, bytes: &mut [u8]) -> Result<(), Self::Error> {
+        let at = offset as usize;
+        let src = self
+            .0
+            .get(at..at + bytes.len())
+            .ok_or(NorFlashErrorKind::OutOfBounds)?;
+        bytes.copy_from_slice(src);
+        Ok(())
+    }
+
+    fn capacity(&self) -> usize {
+        FLASH_LEN
+    }
+}
+
+impl NorFlash for RamNor<'_> {
+    const WRITE_SIZE: usize = 4;
+    const ERASE_SIZE: usize = SECTOR;
+
+    fn erase(&mut self, from: u32, to: u32) -> Result<(), Self::Error> {
+        let (from, to) = (from as usize, to as usize);
+        if from % SECTOR != 0 || to % SECTOR != 0 {
+            return Err(NorFlashErrorKind::NotAligned);
+        }
+        let sectors = self.0.get_mut(from..to).ok_or(NorFlashErrorKind::OutOfBounds)?;
+        sectors.fill(0xFF);
+        Ok(())
+    }
+
+    fn write(&mut self, offset: u32, bytes: &[u8]) -> Result<(), Self::Error> {
+        let at = offset as usize;
+        if at % 4 != 0 || bytes.len() % 4 != 0 {
+            return Err(NorFlashErrorKind::NotAligned);
+        }
+        let dst = self
+            .0
+            .get_mut(at..at + bytes.len())
+            .ok_or(NorFlashErrorKind::OutOfBounds)?;
+        // NOR: programming can only clear bits.
+        for (d, s) in dst.iter_mut().zip(bytes) {
+            *d &= *s;
+        }
+        Ok(())
+    }
+}
+
+type Store<'a> = NorFlashStore<RamNor<'a>, 64>;
 
 #[unsafe(link_section = ".uninit.SESSION_FLASH")]
 static mut FLASH: MaybeUninit<Flash> = MaybeUninit::uninit();
@@ -36,8 +105,8 @@ static mut FLASH: MaybeUninit<Flash> = MaybeUninit::uninit();
 fn flash() -> (&'static mut Flash, bool) {
     // SAFETY: single core, no interrupts use it, and this is called once per boot, so the
     // reference is unique. `.uninit` is never written by the startup code; its contents
-    // are only read as a `Flash` once the magic word (written last by `init`) says a
-    // previous boot left one there.
+    // are only read as a `Flash` once the magic word (written with them) says a previous
+    // boot left one there.
     let slot = unsafe { &mut *(&raw mut FLASH) };
     let magic = unsafe { core::ptr::read_volatile(slot.as_ptr().cast::<u32>()) };
     if magic == MAGIC {
@@ -47,7 +116,8 @@ fn flash() -> (&'static mut Flash, bool) {
         (
             slot.write(Flash {
                 magic: MAGIC,
-                store: RamStore::new(),
+                // Not erased: the store formats it.
+                bytes: [0; FLASH_LEN],
             }),
             false,
         )
@@ -81,12 +151,19 @@ const PUBREL_1: &[u8] = &[0x62, 0x02, 0x00, 0x01];
 /// Runs the boot's half; the first boot ends in a reset and never returns.
 pub fn run() {
     let (flash, resumed) = flash();
+    let mut store: Store<'_> = match NorFlashStore::open(RamNor(&mut flash.bytes), 0, FLASH_LEN as u32) {
+        Ok(store) => store,
+        Err(e) => {
+            check!(false, "persist: open the flash store: {}", e);
+            return;
+        }
+    };
     let (mut rx, mut tx) = ([0u8; 128], [0u8; 128]);
     let mut client: MqttClient<'_, ScriptTransport> =
         MqttClient::new(ScriptTransport::new(), "qemu-persist", &mut rx, &mut tx);
     if !resumed {
         defmt::info!("persist: boot 1, empty flash");
-        check!(client.set_store(&mut flash.store).is_ok(), "persist: set_store");
+        check!(client.set_store(&mut store).is_ok(), "persist: set_store");
         client.transport_mut().feed(CONNACK);
         check!(client.connect(false) == Ok(false), "persist: first connect");
         client.transport_mut().clear();
@@ -107,7 +184,7 @@ pub fn run() {
         drop(client);
         defmt::info!(
             "persist: QoS 2 message sent, no PUBREC; {=usize} bytes of session in flash; resetting",
-            flash.store.used()
+            store.used()
         );
         if check::failures() == 0 {
             cortex_m::peripheral::SCB::sys_reset();
@@ -116,9 +193,9 @@ pub fn run() {
     }
     defmt::info!(
         "persist: boot 2, {=usize} bytes of session in flash survived the reset",
-        flash.store.used()
+        store.used()
     );
-    check!(client.set_store(&mut flash.store).is_ok(), "persist: restore");
+    check!(client.set_store(&mut store).is_ok(), "persist: restore");
     let unacked = client.session().unacked_messages();
     check!(unacked == 1, "persist: {=usize} restored", unacked);
     client.transport_mut().feed(CONNACK_RESUMED);
@@ -131,8 +208,22 @@ pub fn run() {
     let done = client.session().unacked_messages() == 0 && client.transport_mut().unread() == 0;
     check!(done, "persist: flow not completed");
     drop(client);
-    check!(flash.store.used() == 0, "persist: store not emptied");
-    defmt::info!("persist: re-sent with DUP and completed after the reset: exactly once");
+    // Nothing left to restore (a clear marker hides the records; no erase was needed).
+    let mut live = 0;
+    let replayed = store.replay(&mut |_| {
+        live += 1;
+        Ok(())
+    });
+    check!(
+        replayed.is_ok() && live == 0,
+        "persist: {=usize} records left",
+        live
+    );
+    defmt::info!(
+        "persist: re-sent with DUP and completed after the reset: exactly once (flash generation {=u32})",
+        store.generation()
+    );
+    drop(store);
     // The next run of the firmware starts from an empty flash again.
     flash.magic = 0;
 }

@@ -236,6 +236,8 @@ impl<'b, const N: usize, const S: usize> Core<'b, N, S> {
                 self.persist(Change::Received(id))?;
             }
         }
+        // Every call begins here, so the connection the message came on is still the
+        // current one unless it was lost (`connect` then begins while disconnected).
         Ok((self.session.phase() == Phase::Connected).then_some(ack))
     }
 
