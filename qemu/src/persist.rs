@@ -1,8 +1,9 @@
 //! Part 0: a QoS 2 session kept in (simulated) NOR flash across a device reset.
 //!
 //! QEMU's `lm3s6965evb` cannot program its flash, so the "flash" is a block of RAM in the
-//! `.uninit` section, behind [`RamNor`], an `embedded-storage` NOR flash with NOR rules
-//! (programming only clears bits, erase sets a whole 1 KiB sector to `0xFF`): the startup
+//! `.uninit` section, behind the library's `RamNorFlash`, an `embedded-storage` NOR flash
+//! with NOR rules (programming only clears bits, erase sets a whole 1 KiB sector to
+//! `0xFF`): the startup
 //! code never touches that section and QEMU keeps RAM across a system reset, so it
 //! behaves like flash for this test. The session lives there in the library's
 //! `NorFlashStore`, as it would on a device. A magic word tells a first boot from one
@@ -17,9 +18,8 @@
 
 use core::mem::MaybeUninit;
 
-use embedded_storage::nor_flash::{ErrorType, NorFlash, NorFlashErrorKind, ReadNorFlash};
 use umqtt::QoS;
-use umqtt::client::nor_store::NorFlashStore;
+use umqtt::client::nor_store::{NorFlashStore, RamNorFlash};
 use umqtt::client::store::SessionStore;
 use umqtt::client::{ClientError, MqttClient};
 
@@ -40,63 +40,7 @@ struct Flash {
     bytes: [u8; FLASH_LEN],
 }
 
-/// NOR flash in RAM: 4-byte words, 1 KiB sectors.
-struct RamNor<'a>(&'a mut [u8; FLASH_LEN]);
-
-impl ErrorType for RamNor<'_> {
-    type Error = NorFlashErrorKind;
-}
-
-impl ReadNorFlash for RamNor<'_> {
-    const READ_SIZE: usize = 1;
-
-    fn read(&mut self, offset: u32, bytes: &mut [u8]) -> Result<(), Self::Error> {
-        let at = offset as usize;
-        let src = self
-            .0
-            .get(at..at + bytes.len())
-            .ok_or(NorFlashErrorKind::OutOfBounds)?;
-        bytes.copy_from_slice(src);
-        Ok(())
-    }
-
-    fn capacity(&self) -> usize {
-        FLASH_LEN
-    }
-}
-
-impl NorFlash for RamNor<'_> {
-    const WRITE_SIZE: usize = 4;
-    const ERASE_SIZE: usize = SECTOR;
-
-    fn erase(&mut self, from: u32, to: u32) -> Result<(), Self::Error> {
-        let (from, to) = (from as usize, to as usize);
-        if from % SECTOR != 0 || to % SECTOR != 0 {
-            return Err(NorFlashErrorKind::NotAligned);
-        }
-        let sectors = self.0.get_mut(from..to).ok_or(NorFlashErrorKind::OutOfBounds)?;
-        sectors.fill(0xFF);
-        Ok(())
-    }
-
-    fn write(&mut self, offset: u32, bytes: &[u8]) -> Result<(), Self::Error> {
-        let at = offset as usize;
-        if at % 4 != 0 || bytes.len() % 4 != 0 {
-            return Err(NorFlashErrorKind::NotAligned);
-        }
-        let dst = self
-            .0
-            .get_mut(at..at + bytes.len())
-            .ok_or(NorFlashErrorKind::OutOfBounds)?;
-        // NOR: programming can only clear bits.
-        for (d, s) in dst.iter_mut().zip(bytes) {
-            *d &= *s;
-        }
-        Ok(())
-    }
-}
-
-type Store<'a> = NorFlashStore<RamNor<'a>, 64>;
+type Store<'a> = NorFlashStore<RamNorFlash<'a, SECTOR>, 64>;
 
 #[unsafe(link_section = ".uninit.SESSION_FLASH")]
 static mut FLASH: MaybeUninit<Flash> = MaybeUninit::uninit();
@@ -151,7 +95,7 @@ const PUBREL_1: &[u8] = &[0x62, 0x02, 0x00, 0x01];
 /// Runs the boot's half; the first boot ends in a reset and never returns.
 pub fn run() {
     let (flash, resumed) = flash();
-    let mut store: Store<'_> = match NorFlashStore::open(RamNor(&mut flash.bytes), 0, FLASH_LEN as u32) {
+    let mut store: Store<'_> = match NorFlashStore::open(RamNorFlash(&mut flash.bytes), 0, FLASH_LEN as u32) {
         Ok(store) => store,
         Err(e) => {
             check!(false, "persist: open the flash store: {}", e);

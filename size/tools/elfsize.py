@@ -176,6 +176,7 @@ VARIANTS = [
     ("size-umqtt-client", "(b) umqtt codec + MqttClient", "connect, subscribe, publish QoS 1, wait_msg + callback, ping, disconnect"),
     ("size-umqtt-client-perf", "(b″) umqtt codec + MqttClient, feature `perf`", "job (b), built with the speed-first `perf` feature"),
     ("size-umqtt-client-store", "(b‴) umqtt codec + MqttClient + session store", "job (b) with `set_store(RamStore)`: every change written to the store before its packet"),
+    ("size-umqtt-client-nor", "(b⁗) umqtt codec + MqttClient + NorFlashStore", "job (b) with `set_store(NorFlashStore)` over two 4 KiB sectors (a NOR flash in RAM standing in for the HAL's)"),
     ("size-mqttrs-codec", "(c) mqttrs 0.4 codec", "job (a)"),
     ("size-minimq-client", "(d) minimq 0.13 client (MQTT 5)", "connect, subscribe, publish QoS 1, recv, disconnect (ping internal)"),
     ("size-rust-mqtt-client", "(e) rust-mqtt 0.6 client (MQTT 5)", "connect, subscribe, publish QoS 1, poll, ping, disconnect"),

@@ -574,6 +574,68 @@ fn crc32(parts: &[&[u8]]) -> u32 {
     parts.iter().fold(Crc::new(), |c, p| c.update(p)).finish()
 }
 
+/// NOR flash in RAM, with NOR rules: programming 4-byte words can only clear bits, and an
+/// erase sets whole `SECTOR`-byte sectors to `0xFF`. For tests, and for RAM that survives
+/// a warm reset (a `.uninit` section) standing in for flash; it does not check that a
+/// word is programmed at most once per erase.
+#[derive(Debug)]
+pub struct RamNorFlash<'a, const SECTOR: usize>(pub &'a mut [u8]);
+
+impl<const SECTOR: usize> embedded_storage::nor_flash::ErrorType for RamNorFlash<'_, SECTOR> {
+    type Error = embedded_storage::nor_flash::NorFlashErrorKind;
+}
+
+impl<const SECTOR: usize> embedded_storage::nor_flash::ReadNorFlash for RamNorFlash<'_, SECTOR> {
+    const READ_SIZE: usize = 1;
+
+    fn read(&mut self, offset: u32, bytes: &mut [u8]) -> Result<(), Self::Error> {
+        let src = span(self.0, offset, bytes.len())?;
+        bytes.copy_from_slice(src);
+        Ok(())
+    }
+
+    fn capacity(&self) -> usize {
+        self.0.len()
+    }
+}
+
+impl<const SECTOR: usize> NorFlash for RamNorFlash<'_, SECTOR> {
+    const WRITE_SIZE: usize = 4;
+    const ERASE_SIZE: usize = SECTOR;
+
+    fn erase(&mut self, from: u32, to: u32) -> Result<(), Self::Error> {
+        use embedded_storage::nor_flash::NorFlashErrorKind;
+        let len = to.checked_sub(from).ok_or(NorFlashErrorKind::OutOfBounds)? as usize;
+        if !(from as usize).is_multiple_of(SECTOR) || !len.is_multiple_of(SECTOR) {
+            return Err(NorFlashErrorKind::NotAligned);
+        }
+        span(self.0, from, len)?.fill(0xFF);
+        Ok(())
+    }
+
+    fn write(&mut self, offset: u32, bytes: &[u8]) -> Result<(), Self::Error> {
+        if !offset.is_multiple_of(4) || !bytes.len().is_multiple_of(4) {
+            return Err(embedded_storage::nor_flash::NorFlashErrorKind::NotAligned);
+        }
+        for (word, new) in span(self.0, offset, bytes.len())?.iter_mut().zip(bytes) {
+            *word &= *new;
+        }
+        Ok(())
+    }
+}
+
+/// `len` bytes of `bytes` from `offset`, or `OutOfBounds`.
+fn span(
+    bytes: &mut [u8],
+    offset: u32,
+    len: usize,
+) -> Result<&mut [u8], embedded_storage::nor_flash::NorFlashErrorKind> {
+    let at = offset as usize;
+    bytes
+        .get_mut(at..at.saturating_add(len))
+        .ok_or(embedded_storage::nor_flash::NorFlashErrorKind::OutOfBounds)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -583,6 +645,36 @@ mod tests {
     };
     use std::vec;
     use std::vec::Vec;
+
+    #[test]
+    fn ram_nor_flash_follows_nor_rules() {
+        let mut bytes = [0xFFu8; 2048];
+        let mut flash = RamNorFlash::<1024>(&mut bytes);
+        flash.write(4, &[0x0F, 0xF0, 0xAA, 0x55]).unwrap();
+        // Programming again can only clear more bits.
+        flash.write(4, &[0xF3, 0xFF, 0x0F, 0xFF]).unwrap();
+        let mut got = [0u8; 4];
+        flash.read(4, &mut got).unwrap();
+        assert_eq!(got, [0x03, 0xF0, 0x0A, 0x55]);
+        assert_eq!(flash.write(2, &[0; 4]), Err(NorFlashErrorKind::NotAligned));
+        assert_eq!(flash.erase(0, 512), Err(NorFlashErrorKind::NotAligned));
+        assert_eq!(flash.erase(1024, 4096), Err(NorFlashErrorKind::OutOfBounds));
+        flash.erase(0, 1024).unwrap();
+        flash.read(4, &mut got).unwrap();
+        assert_eq!(got, [0xFF; 4]);
+        // A store runs on it.
+        let mut store = NorFlashStore::<_, 64>::open(flash, 0, 2048).unwrap();
+        store.append(b"P", b"x").unwrap();
+        let mut n = 0;
+        store
+            .replay(&mut |r| {
+                assert_eq!(r, b"Px");
+                n += 1;
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(n, 1);
+    }
 
     /// NOR flash in RAM: programming only clears bits, each word is programmed at most once
     /// between erases, and every operation must be aligned.

@@ -2,7 +2,8 @@
 //! scripted transport: connect, subscribe (QoS 1), publish QoS 1 (waits for PUBACK),
 //! wait_msg delivering an incoming QoS 1 PUBLISH to a callback (and PUBACKing it), ping,
 //! disconnect. With feature `store` (package `size-umqtt-client-store`) the session is
-//! kept in a `RamStore`, which measures what the persistence seam adds.
+//! kept in a `RamStore`, which measures what the persistence seam adds; with `nor`
+//! (`size-umqtt-client-nor`) in a `NorFlashStore`.
 #![cfg_attr(target_os = "none", no_std, no_main)]
 
 use fw::{ScriptIo, opaque};
@@ -25,13 +26,24 @@ fn job() -> Result<u32, u32> {
     // Size-umqtt-client-store: the session kept in a store (RAM here; the seam's cost).
     #[cfg(feature = "store")]
     let mut store = umqtt::client::store::RamStore::<1100>::new();
+    // Size-umqtt-client-nor: in NorFlashStore over two 4 KiB sectors of NOR flash (in RAM
+    // here, as the job runs without hardware; a device passes its HAL's flash).
+    #[cfg(feature = "nor")]
+    let mut sectors = [0xFFu8; 8192];
+    #[cfg(feature = "nor")]
+    let mut store = umqtt::client::nor_store::NorFlashStore::<_, 1028>::open(
+        umqtt::client::nor_store::RamNorFlash::<4096>(opaque(&mut sectors[..])),
+        0,
+        8192,
+    )
+    .map_err(|_| 7u32)?;
     let mut got = 0u32;
     let mut on_message = |topic: &str, msg: &[u8]| got = (topic.len() + msg.len()) as u32;
     let written;
     {
         let mut client: MqttClient<'_, ScriptIo> =
             MqttClient::new(ScriptIo::new(&BROKER), opaque("size-client"), &mut rx, &mut tx);
-        #[cfg(feature = "store")]
+        #[cfg(any(feature = "store", feature = "nor"))]
         client.set_store(&mut store).map_err(|_| 7u32)?;
         client.set_callback(&mut on_message);
         client.connect(true).map_err(|_| 1u32)?;
