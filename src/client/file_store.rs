@@ -169,6 +169,7 @@ fn crc32(parts: &[&[u8]]) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::client::store::tests::records;
     use crate::client::store::{RecordSink, Records};
     use std::format;
 
@@ -184,17 +185,6 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("umqtt-file-store-{}-{name}", std::process::id()));
         let _ = std::fs::remove_file(&dir);
         dir
-    }
-
-    fn records(store: &mut FileStore) -> Vec<Vec<u8>> {
-        let mut out = Vec::new();
-        store
-            .replay(&mut |r| {
-                out.push(r.to_vec());
-                Ok(())
-            })
-            .expect("replay");
-        out
     }
 
     #[test]

@@ -640,6 +640,7 @@ fn span(
 mod tests {
     use super::*;
     use crate::client::store::RecordSink;
+    use crate::client::store::tests::records;
     use embedded_storage::nor_flash::{
         ErrorType, NorFlashErrorKind, ReadNorFlash, check_erase, check_read, check_write,
     };
@@ -754,17 +755,6 @@ mod tests {
         fn each(&self, f: &mut RecordSink<'_>) -> Result<(), StoreError> {
             self.0.iter().try_for_each(|r| f(&r[..1], &r[1..]))
         }
-    }
-
-    fn records<F: NorFlash, const BUF: usize>(store: &mut NorFlashStore<F, BUF>) -> Vec<Vec<u8>> {
-        let mut out = Vec::new();
-        store
-            .replay(&mut |r| {
-                out.push(r.to_vec());
-                Ok(())
-            })
-            .expect("replay");
-        out
     }
 
     type Small = Ram<1, 4, 256>;

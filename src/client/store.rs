@@ -209,3 +209,22 @@ impl<const CAP: usize> SessionStore for RamStore<CAP> {
         Ok(())
     }
 }
+
+/// What the unit tests of the stores share.
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::SessionStore;
+    use std::vec::Vec;
+
+    /// Every record `store` replays, copied.
+    pub(crate) fn records(store: &mut dyn SessionStore) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        store
+            .replay(&mut |r| {
+                out.push(r.to_vec());
+                Ok(())
+            })
+            .expect("replay");
+        out
+    }
+}
