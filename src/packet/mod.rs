@@ -39,10 +39,17 @@
 
 mod connack;
 mod connect;
-#[cfg(feature = "perf")]
-mod perf;
 mod publish;
 mod subscribe;
+
+// The one switch between the two implementations of the codec's hot paths: the default,
+// size-first `compact.rs` (what a firmware links) and, with feature `perf`, the speed-first
+// `fast.rs`. Both give the same bytes and the same errors; `tests/` run against either, and
+// `docs/size.md` / `bench/` measure what each costs and gains. Nothing outside these two files
+// depends on the feature.
+#[cfg_attr(not(feature = "perf"), path = "compact.rs")]
+#[cfg_attr(feature = "perf", path = "fast.rs")]
+mod imp;
 
 pub use connack::ConnAck;
 pub use connect::{Connect, LastWill};
@@ -54,7 +61,7 @@ pub use subscribe::{
 use crate::error::{DecodeError, EncodeError, EncodeToError};
 use crate::status::Status;
 use crate::types::{PacketId, PacketType};
-use crate::wire::{self, MAX_REMAINING_LEN, Out, Reader, SliceOut, WriteOut};
+use crate::wire::{self, MAX_REMAINING_LEN, Out, SliceOut, WriteOut};
 
 /// Any MQTT 3.1.1 control packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,11 +124,7 @@ fn check_first_byte(b: u8) -> Result<(PacketType, u8), DecodeError> {
     let Some(packet_type) = PacketType::from_u8(b >> 4) else {
         return Err(DecodeError::ReservedPacketType(b >> 4));
     };
-    // (Size-first: the flags from a bit table; perf: from `required_flags`' jump table.)
-    #[cfg(not(feature = "perf"))]
     let required = (packet_type != PacketType::Publish).then(|| PacketType::fixed_flags(b >> 4));
-    #[cfg(feature = "perf")]
-    let required = packet_type.required_flags();
     if let Some(required) = required {
         if flags != required {
             return Err(DecodeError::InvalidFlags { packet_type, flags });
@@ -174,7 +177,7 @@ pub fn peek_fixed_header(buf: &[u8]) -> Result<Status<FixedHeader>, DecodeError>
 /// # Errors
 /// A [`DecodeError`] naming the first rule the bytes break.
 pub fn decode(buf: &[u8]) -> Result<Status<(Packet<'_>, usize)>, DecodeError> {
-    decode_as::<false>(buf)
+    imp::decode::<false>(buf)
 }
 
 /// Decodes a packet body whose fixed header has already been read and checked.
@@ -185,7 +188,8 @@ pub fn decode(buf: &[u8]) -> Result<Status<(Packet<'_>, usize)>, DecodeError> {
 /// # Errors
 /// A [`DecodeError`] naming the first rule the body breaks.
 pub fn decode_body<'a>(header: &FixedHeader, body: &'a [u8]) -> Result<Packet<'a>, DecodeError> {
-    decode_body_for::<false, false>(header.packet_type, header.flags, header.remaining_len, body)
+    check_body_len(header.remaining_len, body)?;
+    imp::parse_body::<false>(header.packet_type, header.flags, body)
 }
 
 /// [`decode`] for a client: decodes only the packets a server sends (CONNACK, PUBLISH,
@@ -199,72 +203,12 @@ pub fn decode_body<'a>(header: &FixedHeader, body: &'a [u8]) -> Result<Packet<'a
 /// # Errors
 /// As [`decode`], plus [`DecodeError::UnexpectedPacketType`].
 pub fn decode_from_server(buf: &[u8]) -> Result<Status<(Packet<'_>, usize)>, DecodeError> {
-    decode_as::<true>(buf)
+    imp::decode::<true>(buf)
 }
 
-/// Shared by [`decode`] and [`decode_from_server`].
+/// Checks that a body is exactly as long as the Remaining Length says.
 #[inline(always)]
-fn decode_as<const FROM_SERVER: bool>(buf: &[u8]) -> Result<Status<(Packet<'_>, usize)>, DecodeError> {
-    // Speed-first: through `peek_fixed_header` (about 30 instructions fewer per small
-    // PUBLISH on a host than the inline form below, which is smaller on Cortex-M).
-    #[cfg(feature = "perf")]
-    {
-        let header = match peek_fixed_header(buf)? {
-            Status::Complete(h) => h,
-            Status::Partial { needed } => return Ok(Status::Partial { needed }),
-        };
-        let total = header.packet_len();
-        let Some(body) = buf.get(header.header_len..total) else {
-            return Ok(Status::need(total - buf.len()));
-        };
-        let (t, flags, rem) = (header.packet_type, header.flags, header.remaining_len);
-        Ok(Status::Complete((
-            decode_body_for::<FROM_SERVER, false>(t, flags, rem, body)?,
-            total,
-        )))
-    }
-    // (What `peek_fixed_header` does, without its `Status<FixedHeader>` in between.) Every
-    // incomplete case leaves the block with the bytes it needs, for one `Partial` below.
-    #[cfg(not(feature = "perf"))]
-    let needed = 'partial: {
-        let Some((&first, rest)) = buf.split_first() else {
-            break 'partial 2;
-        };
-        let (packet_type, _) = check_first_byte(first)?;
-        let (remaining_len, n) = match wire::decode_remaining_len(rest)? {
-            Status::Complete(v) => v,
-            Status::Partial { needed } => break 'partial needed.get(),
-        };
-        let header_len = 1 + n;
-        let total = header_len + remaining_len;
-        let Some(body) = buf.get(header_len..total) else {
-            break 'partial total - buf.len();
-        };
-        // The body parsers are given all of byte 0 rather than its low nibble (they read
-        // only flag bits): the nibble is then not kept alive through the body.
-        return Ok(Status::Complete((
-            decode_body_for::<FROM_SERVER, false>(packet_type, first, remaining_len, body)?,
-            total,
-        )));
-    };
-    #[cfg(not(feature = "perf"))]
-    Ok(Status::need(needed))
-}
-
-/// Packet types (bit numbers) whose variable header holds a packet identifier: PUBLISH (at
-/// QoS 1 and 2), PUBACK, PUBREC, PUBREL, PUBCOMP, SUBSCRIBE, SUBACK, UNSUBSCRIBE, UNSUBACK.
-#[cfg(not(feature = "perf"))]
-const HAS_ID: u16 = 0x0ff8;
-
-/// Decodes the `body` of a packet of type `t`, `remaining_len` bytes long by its fixed header.
-/// `flags` is byte 0 of the fixed header or its low nibble: only the flag bits are read.
-#[inline(always)]
-fn decode_body_for<'a, const FROM_SERVER: bool, const REFUSE_FIRST: bool>(
-    t: PacketType,
-    flags: u8,
-    remaining_len: usize,
-    body: &'a [u8],
-) -> Result<Packet<'a>, DecodeError> {
+fn check_body_len(remaining_len: usize, body: &[u8]) -> Result<(), DecodeError> {
     if body.len() != remaining_len {
         return Err(if body.len() < remaining_len {
             DecodeError::UnexpectedEnd
@@ -272,125 +216,7 @@ fn decode_body_for<'a, const FROM_SERVER: bool, const REFUSE_FIRST: bool>(
             DecodeError::TrailingBytes
         });
     }
-    // The size-first body parser refuses these itself, before reading anything, so this early
-    // test only decides where the refusal is made (`REFUSE_FIRST`: here, which keeps the
-    // client's packet loop smaller; otherwise in the body parser, which keeps
-    // `decode_from_server` smaller). Same error either way.
-    if FROM_SERVER
-        && (REFUSE_FIRST || cfg!(feature = "perf"))
-        && matches!(
-            t,
-            PacketType::Connect
-                | PacketType::Subscribe
-                | PacketType::Unsubscribe
-                | PacketType::PingReq
-                | PacketType::Disconnect
-        )
-    {
-        return Err(DecodeError::UnexpectedPacketType(t));
-    }
-    #[cfg(not(feature = "perf"))]
-    return parse_body_for::<FROM_SERVER>(t, flags, &mut Reader(body));
-    // Speed-first: each type reads its own fields. A PUBLISH ends with its payload, so it
-    // needs no trailing check and is returned from its own branch, built in place: moving the
-    // 96-byte `Packet` out of a temporary was most of the time of decoding a small PUBLISH on
-    // a host (callgrind: 400 -> 356 instructions, and 48 -> 27 ns).
-    #[cfg(feature = "perf")]
-    {
-        let mut r = Reader(body);
-        if t == PacketType::Publish {
-            return Ok(Packet::Publish(Publish::parse(flags, &mut r)?));
-        }
-        let packet = match t {
-            PacketType::Connect => Packet::Connect(Connect::parse(&mut r)?),
-            PacketType::ConnAck => Packet::ConnAck(ConnAck::parse(&mut r)?),
-            // (Returned above; kept so the match stays exhaustive.)
-            PacketType::Publish => Packet::Publish(Publish::parse(flags, &mut r)?),
-            PacketType::PubAck => Packet::PubAck(r.packet_id()?),
-            PacketType::PubRec => Packet::PubRec(r.packet_id()?),
-            PacketType::PubRel => Packet::PubRel(r.packet_id()?),
-            PacketType::PubComp => Packet::PubComp(r.packet_id()?),
-            PacketType::Subscribe => Packet::Subscribe(Subscribe::parse_after_id(r.packet_id()?, &mut r)?),
-            PacketType::SubAck => Packet::SubAck(SubAck::parse_after_id(r.packet_id()?, &mut r)?),
-            PacketType::Unsubscribe => {
-                Packet::Unsubscribe(Unsubscribe::parse_after_id(r.packet_id()?, &mut r)?)
-            }
-            PacketType::UnsubAck => Packet::UnsubAck(r.packet_id()?),
-            PacketType::PingReq => Packet::PingReq,
-            PacketType::PingResp => Packet::PingResp,
-            PacketType::Disconnect => Packet::Disconnect,
-        };
-        // Every field is read; whatever is left over breaks the Remaining Length.
-        if !r.0.is_empty() {
-            return Err(DecodeError::TrailingBytes);
-        }
-        Ok(packet)
-    }
-}
-
-/// The body of [`decode_body_for`], size-first: the topic name and the packet identifier are
-/// each read at one call site, ahead of the per-type match (same fields in the same order,
-/// so the same first error).
-#[cfg(not(feature = "perf"))]
-#[inline(always)]
-fn parse_body_for<'a, const FROM_SERVER: bool>(
-    t: PacketType,
-    flags: u8,
-    r: &mut Reader<'a>,
-) -> Result<Packet<'a>, DecodeError> {
-    // The variable header: a PUBLISH starts with its topic name; then every type that has a
-    // packet identifier (PUBLISH only at QoS 1 and 2) reads it, at this one call site.
-    let topic = if t == PacketType::Publish {
-        Some(r.topic_name()?)
-    } else {
-        None
-    };
-    // (A type without one, and a QoS 0 PUBLISH, get a placeholder that nothing uses.)
-    // From a server, the client-only SUBSCRIBE and UNSUBSCRIBE read nothing either: like the
-    // other client-only types they go straight to the `UnexpectedPacketType` arm below.
-    let has_id = if FROM_SERVER {
-        HAS_ID & !(1 << 8 | 1 << 10)
-    } else {
-        HAS_ID
-    };
-    let id = if (has_id >> (t as u8)) & 1 != 0 && (t != PacketType::Publish || flags & 0x06 != 0) {
-        let v = r.u16()?;
-        let Some(id) = PacketId::new(v) else {
-            return Err(DecodeError::PacketIdZero);
-        };
-        id
-    } else {
-        PacketId::MIN
-    };
-    let packet = match t {
-        PacketType::Connect if !FROM_SERVER => Packet::Connect(Connect::parse(r)?),
-        PacketType::ConnAck => Packet::ConnAck(ConnAck::parse(r)?),
-        PacketType::Publish => {
-            // Cannot fail: the topic was read above for a PUBLISH.
-            let Some(topic) = topic else {
-                return Err(DecodeError::UnexpectedEnd);
-            };
-            Packet::Publish(Publish::from_parts(flags, topic, id, r.rest()))
-        }
-        PacketType::PubAck => Packet::PubAck(id),
-        PacketType::PubRec => Packet::PubRec(id),
-        PacketType::PubRel => Packet::PubRel(id),
-        PacketType::PubComp => Packet::PubComp(id),
-        PacketType::Subscribe if !FROM_SERVER => Packet::Subscribe(Subscribe::parse_after_id(id, r)?),
-        PacketType::SubAck => Packet::SubAck(SubAck::parse_after_id(id, r)?),
-        PacketType::Unsubscribe if !FROM_SERVER => Packet::Unsubscribe(Unsubscribe::parse_after_id(id, r)?),
-        PacketType::UnsubAck => Packet::UnsubAck(id),
-        PacketType::PingReq if !FROM_SERVER => Packet::PingReq,
-        PacketType::PingResp => Packet::PingResp,
-        PacketType::Disconnect if !FROM_SERVER => Packet::Disconnect,
-        // A client-only type from a server (nothing of its body was read).
-        _ => return Err(DecodeError::UnexpectedPacketType(t)),
-    };
-    // Every field is read; whatever is left over breaks the Remaining Length.
-    if !r.0.is_empty() {
-        return Err(DecodeError::TrailingBytes);
-    }
-    Ok(packet)
+    Ok(())
 }
 
 /// Encodes `packet` into `buf`; the free-function form of [`Packet::encode`].
@@ -413,16 +239,7 @@ pub fn encode(packet: &Packet<'_>, buf: &mut [u8]) -> Result<usize, EncodeError>
 /// # Errors
 /// As [`Packet::encode`], plus [`EncodeError::ServerOnlyPacket`].
 pub fn encode_from_client(packet: &Packet<'_>, buf: &mut [u8]) -> Result<usize, EncodeError> {
-    #[cfg(feature = "perf")]
-    {
-        if !packet.packet_type().sent_by_client() {
-            return Err(EncodeError::ServerOnlyPacket);
-        }
-        packet.encode(buf)
-    }
-    // Size-first, the refusal is the first arm of the checks' one dispatch on the type.
-    #[cfg(not(feature = "perf"))]
-    packet.encode_as::<false>(buf)
+    imp::encode_from_client(packet, buf)
 }
 
 impl<'a> Packet<'a> {
@@ -463,28 +280,6 @@ impl<'a> Packet<'a> {
         ((t as u8) << 4) | flags
     }
 
-    /// The Remaining Length: the body is written into a sink with no room, which only counts.
-    /// (One writer serves both counting and writing, so no per-type length code exists; the
-    /// `perf` feature adds the lengths up per type instead.)
-    #[cfg(not(feature = "perf"))]
-    fn body_len(&self) -> usize {
-        let mut counter = SliceOut::new(&mut []);
-        self.count_body::<true>(&mut counter);
-        counter.position()
-    }
-
-    /// Counts the body into `counter`, for every type (`ALL`) or for all but CONNACK and SUBACK
-    /// (see [`write_body`](Self::write_body)); `perf` adds its length up instead.
-    #[inline(always)]
-    fn count_body<const ALL: bool>(&self, counter: &mut SliceOut<'_>) {
-        #[cfg(feature = "perf")]
-        counter.skip(self.body_len());
-        #[cfg(not(feature = "perf"))]
-        {
-            let Ok(()) = self.write_body::<_, ALL>(counter);
-        }
-    }
-
     /// Every check the encoder makes before writing; returns the Remaining Length. With
     /// `ALL = false`, CONNACK and SUBACK are not handled (see [`write_body`](Self::write_body)).
     /// With `SERVER_ONLY` ([`encode_from_client`]) the packets only a server sends (CONNACK,
@@ -509,7 +304,7 @@ impl<'a> Packet<'a> {
             Self::SubAck(s) if ALL => s.validate()?,
             _ => {}
         }
-        self.count_body::<ALL>(counter);
+        imp::count_body::<ALL>(self, counter);
         let rem = counter.position();
         if rem > MAX_REMAINING_LEN {
             return Err(EncodeError::PacketTooLarge);
@@ -569,7 +364,7 @@ impl<'a> Packet<'a> {
     /// Meaningful only for packets the encoder accepts; for a packet over the size limit it
     /// still returns the (unencodable) length, saturating at `usize::MAX`.
     pub fn encoded_len(&self) -> usize {
-        let rem = self.body_len();
+        let rem = imp::body_len(self);
         rem.saturating_add(1 + wire::remaining_len_size(rem))
     }
 
@@ -583,32 +378,7 @@ impl<'a> Packet<'a> {
     /// * the spec rule the packet breaks (for example [`EncodeError::DupWithQos0`],
     ///   [`EncodeError::PasswordWithoutUserName`], [`EncodeError::FieldTooLong`]).
     pub fn encode(&self, buf: &mut [u8]) -> Result<usize, EncodeError> {
-        #[cfg(feature = "perf")]
-        return self.encode_fast(buf);
-        #[cfg(not(feature = "perf"))]
-        self.encode_as::<true>(buf)
-    }
-
-    /// [`encode`](Self::encode) for every type (`ALL`) or for all but CONNACK and SUBACK (see
-    /// [`write_body`](Self::write_body)). One path for every type: check, size, then write.
-    /// (`perf` has per-type copies, faster on hosts and larger on Cortex-M; see
-    /// `docs/size.md`.)
-    #[cfg(not(feature = "perf"))]
-    #[inline(always)]
-    fn encode_as<const ALL: bool>(&self, buf: &mut [u8]) -> Result<usize, EncodeError> {
-        // (The client-role encoder refuses what only a server sends.)
-        let mut counter = SliceOut::new(&mut []);
-        let rem = if ALL {
-            self.prepare::<true, false>(&mut counter)
-        } else {
-            self.prepare::<false, true>(&mut counter)
-        }?;
-        let total = counter.position();
-        let Some(buf) = buf.get_mut(..total) else {
-            return Err(EncodeError::BufferTooSmall { needed: total });
-        };
-        let Ok(()) = self.write::<_, ALL>(rem, &mut SliceOut::new(buf));
-        Ok(total)
+        imp::encode(self, buf)
     }
 
     /// The PUBLISH payload (empty for other packets).

@@ -66,31 +66,6 @@ impl<'a> Publish<'a> {
         })
     }
 
-    /// Assembles a decoded PUBLISH from checked `flags` (QoS 0 to 2; the low nibble of byte 0,
-    /// or all of byte 0: only the flag bits are read), its topic, the packet
-    /// identifier read for QoS 1 and 2 (any placeholder for QoS 0), and the payload.
-    #[cfg(not(feature = "perf"))]
-    pub(crate) fn from_parts(
-        flags: u8,
-        topic: TopicName<'a>,
-        id: crate::types::PacketId,
-        payload: &'a [u8],
-    ) -> Self {
-        // The QoS bits pick the variant (QoS 3 was refused with the fixed header).
-        let delivery = match (flags >> 1) & 3 {
-            0 => Delivery::AtMostOnce,
-            1 => Delivery::AtLeastOnce(id),
-            _ => Delivery::ExactlyOnce(id),
-        };
-        Self {
-            dup: flags & 0x08 != 0,
-            delivery,
-            retain: flags & 0x01 != 0,
-            topic,
-            payload,
-        }
-    }
-
     pub(crate) fn validate(&self) -> Result<(), EncodeError> {
         // DUP set at QoS 0, in one comparison: the flag (0 or 1) above the QoS (0 to 2).
         if u8::from(self.dup) > self.qos().as_u8() {

@@ -58,9 +58,6 @@ mod sealed {
     pub trait EntryCodec<'a>: Sized + Copy {
         /// Parses and validates one entry.
         fn parse(r: &mut Reader<'a>) -> Result<Self, DecodeError>;
-        /// Encoded length of the entry (only the `perf` encoder adds lengths up).
-        #[cfg(feature = "perf")]
-        fn encoded_len(&self) -> usize;
         /// Writes the entry.
         fn write<O: Out>(&self, o: &mut O) -> Result<(), O::Error>;
         /// The next entry of bytes the decoder has already validated, or `None` at the end.
@@ -87,10 +84,6 @@ impl<'a> sealed::EntryCodec<'a> for Subscription<'a> {
             None => Err(DecodeError::InvalidRequestedQos(b)),
         }
     }
-    #[cfg(feature = "perf")]
-    fn encoded_len(&self) -> usize {
-        3 + self.filter.len()
-    }
     fn write<O: Out>(&self, o: &mut O) -> Result<(), O::Error> {
         o.put_field(self.filter.as_bytes())?;
         o.put_u8(self.qos.as_u8())
@@ -100,10 +93,6 @@ impl<'a> sealed::EntryCodec<'a> for Subscription<'a> {
 impl<'a> sealed::EntryCodec<'a> for TopicFilter<'a> {
     fn parse(r: &mut Reader<'a>) -> Result<Self, DecodeError> {
         r.topic_filter()
-    }
-    #[cfg(feature = "perf")]
-    fn encoded_len(&self) -> usize {
-        2 + self.len()
     }
     fn write<O: Out>(&self, o: &mut O) -> Result<(), O::Error> {
         o.put_field(self.as_bytes())
@@ -117,10 +106,6 @@ impl<'a> sealed::EntryCodec<'a> for SubAckReturnCode {
         };
         r.0 = rest;
         Self::from_u8(b).ok_or(DecodeError::InvalidSubAckCode(b))
-    }
-    #[cfg(feature = "perf")]
-    fn encoded_len(&self) -> usize {
-        1
     }
     fn write<O: Out>(&self, o: &mut O) -> Result<(), O::Error> {
         o.put_u8(self.as_u8())
@@ -210,15 +195,6 @@ impl<'a, T: Entry<'a>> Entries<'a, T> {
             return Err(EncodeError::EmptyPayload);
         }
         Ok(())
-    }
-
-    /// Encoded length of the whole list.
-    #[cfg(feature = "perf")]
-    pub(crate) fn encoded_len(&self) -> usize {
-        match self.repr {
-            Repr::Wire { bytes, .. } => bytes.len(),
-            Repr::Slice(s) => s.iter().fold(0usize, |n, e| n.saturating_add(e.encoded_len())),
-        }
     }
 
     pub(crate) fn write<O: Out>(&self, o: &mut O) -> Result<(), O::Error> {
