@@ -11,7 +11,6 @@ use nom::error::{ErrorKind, ParseError};
 
 use crate::error::DecodeError;
 use crate::status::Status;
-use crate::topic::{TopicFilter, TopicName, wildcard_rules};
 use crate::types::PacketId;
 
 /// Largest Remaining Length a 4-byte variable-byte integer can hold (2.2.3).
@@ -101,28 +100,16 @@ impl<'a> Reader<'a> {
     /// without U+0000 ([MQTT-1.5.3-2]). A BOM is kept as an ordinary character
     /// ([MQTT-1.5.3-3]).
     pub fn string(&mut self) -> Result<&'a str, DecodeError> {
-        self.text(Text::Plain)
+        self.scanned_string(0).map(|(s, _)| s)
     }
 
-    /// A topic name (3.3.2.1, 3.1.3.2): a [`string`](Self::string) that is also a valid
-    /// [`TopicName`], with the same error precedence.
-    pub fn topic_name(&mut self) -> Result<TopicName<'a>, DecodeError> {
-        self.text(Text::Name).map(TopicName::decoded)
-    }
-
-    /// A topic filter (3.8.3, 3.10.3): a [`string`](Self::string) that is also a valid
-    /// [`TopicFilter`], with the same error precedence.
-    pub fn topic_filter(&mut self) -> Result<TopicFilter<'a>, DecodeError> {
-        self.text(Text::Filter).map(TopicFilter::decoded)
-    }
-
-    /// A length-prefixed string, checked for U+0000 then UTF-8 (U+0000 takes precedence
-    /// whatever the order of the bytes), then, for a topic, the topic rules. One function for
-    /// every kind, so the scan's findings never leave it.
+    /// A [`string`](Self::string), with what [`scan`] found in it (`also` as for [`scan`]), so
+    /// that the topic readers (in `topic`) apply their rules without scanning again. U+0000
+    /// is checked before UTF-8: it takes precedence whatever the order of the bytes.
     #[inline(always)]
-    fn text(&mut self, kind: Text) -> Result<&'a str, DecodeError> {
+    pub fn scanned_string(&mut self, also: u32) -> Result<(&'a str, u32), DecodeError> {
         let bytes = self.binary()?;
-        let found = scan(bytes, if kind == Text::Plain { 0 } else { WILDCARD });
+        let found = scan(bytes, also);
         if found & NUL != 0 {
             return Err(DecodeError::NullCharacter);
         }
@@ -130,32 +117,8 @@ impl<'a> Reader<'a> {
         let Ok(s) = core::str::from_utf8(bytes) else {
             return Err(DecodeError::InvalidUtf8);
         };
-        // A decoded topic is at most 65,535 bytes and free of U+0000 already: emptiness and
-        // wildcards are what is left of its rules (4.7.3, 4.7.1).
-        match kind {
-            Text::Plain => {}
-            _ if s.is_empty() => return Err(DecodeError::EmptyTopic),
-            Text::Name if found & WILDCARD != 0 => return Err(DecodeError::WildcardInTopicName),
-            Text::Name => {}
-            Text::Filter => {
-                if wildcard_rules(s, found).is_err() {
-                    return Err(DecodeError::InvalidTopicFilter);
-                }
-            }
-        }
-        Ok(s)
+        Ok((s, found))
     }
-}
-
-/// What [`Reader::text`] reads.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Text {
-    /// A plain string.
-    Plain,
-    /// A topic name.
-    Name,
-    /// A topic filter.
-    Filter,
 }
 
 /// Runs `parser` over a whole packet body and requires it to consume every byte.
@@ -449,58 +412,5 @@ mod tests {
         }
         assert_eq!(scan(b"a+\0#", WILDCARD), NUL | WILDCARD);
         assert!(contains_nul(b"abc\0") && !contains_nul(b"abc+#"));
-    }
-
-    fn with_len(bytes: &[u8]) -> std::vec::Vec<u8> {
-        let mut v = (bytes.len() as u16).to_be_bytes().to_vec();
-        v.extend_from_slice(bytes);
-        v
-    }
-
-    #[test]
-    fn topic_errors_keep_the_precedence_of_string_then_constructor() {
-        // U+0000 first, then UTF-8, then the topic rules, whatever the order of the bytes.
-        let cases: [(&[u8], DecodeError, Option<DecodeError>); 7] = [
-            (
-                b"a/+\0",
-                DecodeError::NullCharacter,
-                Some(DecodeError::NullCharacter),
-            ),
-            (
-                b"\0\xff",
-                DecodeError::NullCharacter,
-                Some(DecodeError::NullCharacter),
-            ),
-            (
-                b"a\xff#",
-                DecodeError::InvalidUtf8,
-                Some(DecodeError::InvalidUtf8),
-            ),
-            (b"", DecodeError::EmptyTopic, Some(DecodeError::EmptyTopic)),
-            (b"a/+", DecodeError::WildcardInTopicName, None),
-            (
-                b"a#/\0",
-                DecodeError::NullCharacter,
-                Some(DecodeError::NullCharacter),
-            ),
-            (
-                b"a#/b",
-                DecodeError::WildcardInTopicName,
-                Some(DecodeError::InvalidTopicFilter),
-            ),
-        ];
-        for (bytes, name_err, filter_err) in cases {
-            let input = with_len(bytes);
-            assert_eq!(Reader(&input).topic_name(), Err(name_err), "name {bytes:?}");
-            if let Some(e) = filter_err {
-                assert_eq!(Reader(&input).topic_filter(), Err(e), "filter {bytes:?}");
-            }
-        }
-        let input = with_len(b"a/+/#");
-        assert_eq!(Reader(&input).topic_filter().map(|f| f.as_str()), Ok("a/+/#"));
-        assert_eq!(
-            Reader(&with_len(b"a/b")).topic_name().map(|t| t.as_str()),
-            Ok("a/b")
-        );
     }
 }

@@ -178,3 +178,99 @@ pub(crate) fn check_str(s: &str) -> Result<(), EncodeError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::packet::test_util::{emit, parse};
+    use crate::packet::{Packet, decode};
+
+    static PACKET_BYTES: [u8; 32] = [
+        0x10, 30, // CONNECT, Remaining Length 30
+        0x00, 0x04, b'M', b'Q', b'T', b'T', // protocol name
+        0x04, // protocol level 4
+        0xee, // user name, password, will retain, will QoS 1, will, clean session
+        0x00, 0x3c, // keep alive 60 s
+        0x00, 0x02, b'c', b'1', // client identifier
+        0x00, 0x03, b'w', b'/', b't', // will topic
+        0x00, 0x03, b'b', b'y', b'e', // will message
+        0x00, 0x01, b'u', // user name
+        0x00, 0x01, b'p', // password
+    ];
+
+    fn packet() -> Connect<'static> {
+        Connect {
+            clean_session: true,
+            keep_alive: 60,
+            client_id: "c1",
+            will: Some(LastWill {
+                topic: TopicName::new("w/t").unwrap(),
+                message: b"bye",
+                qos: QoS::AtLeastOnce,
+                retain: true,
+            }),
+            username: Some("u"),
+            password: Some(b"p"),
+        }
+    }
+
+    #[test]
+    fn test_parse_and_emit() {
+        assert_eq!(parse(&PACKET_BYTES), Packet::Connect(packet()));
+        assert_eq!(emit(&Packet::Connect(packet())), PACKET_BYTES);
+    }
+
+    #[test]
+    fn minimal_connect_parse_and_emit() {
+        let bytes = [
+            0x10, 12, // CONNECT
+            0x00, 0x04, b'M', b'Q', b'T', b'T', 0x04, // protocol
+            0x02, // clean session only
+            0x00, 0x00, // no keep alive
+            0x00, 0x00, // empty client identifier
+        ];
+        let c = Connect {
+            clean_session: true,
+            keep_alive: 0,
+            client_id: "",
+            will: None,
+            username: None,
+            password: None,
+        };
+        assert_eq!(emit(&Packet::Connect(c)), bytes);
+        assert_eq!(parse(&bytes), Packet::Connect(c));
+    }
+
+    #[test]
+    fn encoder_refuses_what_the_spec_forbids() {
+        let mut c = packet();
+        c.username = None;
+        // [MQTT-3.1.2-22]
+        assert_eq!(
+            Packet::Connect(c).encode(&mut [0; 64]),
+            Err(EncodeError::PasswordWithoutUserName)
+        );
+        let mut c = packet();
+        c.client_id = "";
+        c.clean_session = false;
+        // [MQTT-3.1.3-7]
+        assert_eq!(
+            Packet::Connect(c).encode(&mut [0; 64]),
+            Err(EncodeError::EmptyClientIdWithoutCleanSession)
+        );
+    }
+
+    #[test]
+    fn decoder_refuses_a_bad_header() {
+        let mut level3 = PACKET_BYTES;
+        level3[8] = 3;
+        assert_eq!(decode(&level3), Err(DecodeError::UnsupportedProtocolLevel(3)));
+        let mut reserved = PACKET_BYTES;
+        reserved[9] |= 0x01;
+        // [MQTT-3.1.2-3]
+        assert_eq!(decode(&reserved), Err(DecodeError::ReservedConnectFlag));
+        let mut name = PACKET_BYTES;
+        name[5] = b't';
+        assert_eq!(decode(&name), Err(DecodeError::InvalidProtocolName));
+    }
+}

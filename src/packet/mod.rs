@@ -477,3 +477,99 @@ impl<'a> From<SubAck<'a>> for Packet<'a> {
         Self::SubAck(s)
     }
 }
+
+/// Helpers of the parse/emit tests at the bottom of each packet file.
+#[cfg(test)]
+pub(crate) mod test_util {
+    use super::{Packet, decode};
+    use crate::status::Status;
+    use std::vec::Vec;
+
+    /// Encodes `p` into a buffer poisoned with 0xa5 and four bytes longer than needed; checks
+    /// that the length matches `encoded_len` and that nothing past it was written.
+    pub(crate) fn emit(p: &Packet<'_>) -> Vec<u8> {
+        let len = p.encoded_len();
+        let mut buf = std::vec![0xa5u8; len + 4];
+        let n = p.encode(&mut buf).expect("the packet encodes");
+        assert_eq!(n, len, "encode and encoded_len disagree for {p:?}");
+        assert_eq!(&buf[n..], &[0xa5; 4], "wrote past the packet: {p:?}");
+        buf.truncate(n);
+        buf
+    }
+
+    /// Decodes `bytes`, which must be exactly one packet.
+    pub(crate) fn parse(bytes: &[u8]) -> Packet<'_> {
+        match decode(bytes) {
+            Ok(Status::Complete((p, n))) => {
+                assert_eq!(n, bytes.len(), "consumed");
+                p
+            }
+            other => panic!("{bytes:02x?} did not decode: {other:?}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_util::{emit, parse};
+    use super::*;
+    use crate::error::EncodeError;
+
+    fn id(v: u16) -> PacketId {
+        PacketId::new(v).unwrap()
+    }
+
+    /// Every packet without a payload, with its exact bytes: the one encoder writes each of
+    /// them, and the decoder reads them back.
+    #[test]
+    fn fixed_size_packets_parse_and_emit() {
+        let cases: [(Packet<'static>, &[u8]); 8] = [
+            (Packet::PubAck(id(0x1234)), &[0x40, 0x02, 0x12, 0x34]),
+            (Packet::PubRec(id(7)), &[0x50, 0x02, 0x00, 0x07]),
+            // PUBREL has the required flags 0b0010.
+            (Packet::PubRel(id(7)), &[0x62, 0x02, 0x00, 0x07]),
+            (Packet::PubComp(id(7)), &[0x70, 0x02, 0x00, 0x07]),
+            (Packet::UnsubAck(id(0xfffe)), &[0xb0, 0x02, 0xff, 0xfe]),
+            (Packet::PingReq, &[0xc0, 0x00]),
+            (Packet::PingResp, &[0xd0, 0x00]),
+            (Packet::Disconnect, &[0xe0, 0x00]),
+        ];
+        for (packet, bytes) in cases {
+            assert_eq!(emit(&packet), bytes, "{packet:?}");
+            assert_eq!(parse(bytes), packet);
+            assert_eq!(packet.encoded_len(), bytes.len());
+        }
+    }
+
+    #[test]
+    fn fixed_size_packets_refuse_a_body_of_the_wrong_length() {
+        assert_eq!(
+            decode(&[0x40, 0x03, 0x00, 0x07, 0x00]),
+            Err(DecodeError::TrailingBytes)
+        );
+        assert_eq!(decode(&[0x40, 0x01, 0x00]), Err(DecodeError::UnexpectedEnd));
+        assert_eq!(decode(&[0xc0, 0x01, 0x00]), Err(DecodeError::TrailingBytes));
+        assert_eq!(decode(&[0x40, 0x02, 0x00, 0x00]), Err(DecodeError::PacketIdZero));
+        // PUBREL without its required flag bit.
+        assert!(matches!(
+            decode(&[0x60, 0x02, 0x00, 0x07]),
+            Err(DecodeError::InvalidFlags { .. })
+        ));
+    }
+
+    #[test]
+    fn a_buffer_too_small_is_left_untouched() {
+        let mut buf = [0xa5u8; 3];
+        assert_eq!(
+            Packet::PubAck(id(1)).encode(&mut buf),
+            Err(EncodeError::BufferTooSmall { needed: 4 })
+        );
+        assert_eq!(buf, [0xa5; 3]);
+        assert_eq!(
+            encode_from_client(&Packet::PingResp, &mut [0u8; 8]),
+            Err(EncodeError::ServerOnlyPacket)
+        );
+        assert_eq!(encode_from_client(&Packet::PingReq, &mut buf), Ok(2));
+        assert_eq!(&buf[..2], &[0xc0, 0x00]);
+    }
+}

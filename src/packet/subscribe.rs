@@ -211,7 +211,7 @@ impl<'a> Entries<'a, SubAckReturnCode> {
     pub(crate) fn parse_codes(r: &mut Reader<'a>) -> Result<Self, DecodeError> {
         let bytes = r.rest();
         if bytes.is_empty() {
-            return Err(DecodeError::EmptyPayload(crate::PacketType::SubAck));
+            return Err(DecodeError::EmptyPayload(crate::types::PacketType::SubAck));
         }
         for &b in bytes {
             if SubAckReturnCode::from_u8(b).is_none() {
@@ -347,7 +347,7 @@ macro_rules! list_packet {
     ($t:ident, $field:ident, $ptype:ident) => {
         list_packet!($t, $field, |r| Entries::parse(
             r,
-            DecodeError::EmptyPayload(crate::PacketType::$ptype)
+            DecodeError::EmptyPayload(crate::types::PacketType::$ptype)
         ));
     };
     ($t:ident, $field:ident, $parse:expr) => {
@@ -373,3 +373,111 @@ macro_rules! list_packet {
 list_packet!(Subscribe, topics, Subscribe);
 list_packet!(SubAck, codes, Entries::parse_codes);
 list_packet!(Unsubscribe, topics, Unsubscribe);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::packet::test_util::{emit, parse};
+    use crate::packet::{Packet, decode};
+    use crate::types::PacketType;
+
+    static SUBSCRIBE_BYTES: [u8; 14] = [
+        0x82, 12, // SUBSCRIBE, Remaining Length 12
+        0x00, 0x01, // packet identifier 1
+        0x00, 0x03, b'a', b'/', b'+', 0x01, // filter "a/+", QoS 1
+        0x00, 0x01, b'#', 0x00, // filter "#", QoS 0
+    ];
+
+    static SUBACK_BYTES: [u8; 6] = [
+        0x90, 4, // SUBACK, Remaining Length 4
+        0x00, 0x01, // packet identifier 1
+        0x01, // granted QoS 1
+        0x80, // failure
+    ];
+
+    static UNSUBSCRIBE_BYTES: [u8; 9] = [
+        0xa2, 7, // UNSUBSCRIBE, Remaining Length 7
+        0x00, 0x02, // packet identifier 2
+        0x00, 0x03, b'a', b'/', b'b', // filter "a/b"
+    ];
+
+    fn id(v: u16) -> PacketId {
+        PacketId::new(v).unwrap()
+    }
+
+    #[test]
+    fn subscribe_parse_and_emit() {
+        let subs = [
+            Subscription {
+                filter: TopicFilter::new("a/+").unwrap(),
+                qos: QoS::AtLeastOnce,
+            },
+            Subscription {
+                filter: TopicFilter::new("#").unwrap(),
+                qos: QoS::AtMostOnce,
+            },
+        ];
+        let packet = Packet::Subscribe(Subscribe {
+            packet_id: id(1),
+            topics: Entries::new(&subs),
+        });
+        assert_eq!(emit(&packet), SUBSCRIBE_BYTES);
+        let Packet::Subscribe(decoded) = parse(&SUBSCRIBE_BYTES) else {
+            panic!("not a SUBSCRIBE")
+        };
+        assert_eq!(decoded.topics.len(), 2);
+        assert!(decoded.topics.iter().eq(subs.iter().copied()));
+        // A decoded list is re-encoded from its wire bytes, to the same bytes.
+        assert_eq!(emit(&Packet::Subscribe(decoded)), SUBSCRIBE_BYTES);
+    }
+
+    #[test]
+    fn suback_parse_and_emit() {
+        let codes = [
+            SubAckReturnCode::Success(QoS::AtLeastOnce),
+            SubAckReturnCode::Failure,
+        ];
+        let packet = Packet::SubAck(SubAck {
+            packet_id: id(1),
+            codes: Entries::new(&codes),
+        });
+        assert_eq!(emit(&packet), SUBACK_BYTES);
+        assert_eq!(parse(&SUBACK_BYTES), packet);
+    }
+
+    #[test]
+    fn unsubscribe_parse_and_emit() {
+        let filters = [TopicFilter::new("a/b").unwrap()];
+        let packet = Packet::Unsubscribe(Unsubscribe {
+            packet_id: id(2),
+            topics: Entries::new(&filters),
+        });
+        assert_eq!(emit(&packet), UNSUBSCRIBE_BYTES);
+        assert_eq!(parse(&UNSUBSCRIBE_BYTES), packet);
+    }
+
+    #[test]
+    fn empty_lists_bad_qos_and_bad_codes_are_refused() {
+        // [MQTT-3.8.3-3]
+        assert_eq!(
+            decode(&[0x82, 0x02, 0x00, 0x01]),
+            Err(DecodeError::EmptyPayload(PacketType::Subscribe))
+        );
+        let none: [Subscription<'_>; 0] = [];
+        let empty = Packet::Subscribe(Subscribe {
+            packet_id: id(1),
+            topics: Entries::new(&none),
+        });
+        assert_eq!(empty.encode(&mut [0; 8]), Err(EncodeError::EmptyPayload));
+        // [MQTT-3.8.3-4]
+        assert_eq!(
+            decode(&[0x82, 0x06, 0x00, 0x01, 0x00, 0x01, b'#', 0x03]),
+            Err(DecodeError::InvalidRequestedQos(3))
+        );
+        // [MQTT-3.9.3-2]
+        assert_eq!(
+            decode(&[0x90, 0x03, 0x00, 0x01, 0x03]),
+            Err(DecodeError::InvalidSubAckCode(3))
+        );
+    }
+}
