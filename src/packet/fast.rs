@@ -1,92 +1,17 @@
-//! The speed-first implementation of the codec's hot paths (feature `perf`, for hosts and
-//! gateways): every packet type gets its own straight-line copy of check, size and write,
-//! lengths are added up per type instead of being counted by a dry run of the writer, and
-//! each type's body is parsed by its own branch. Same bytes and same errors as `compact.rs`
-//! (the default), which the tests run too; on Cortex-M it costs about 2 KB more flash
-//! (`docs/size.md`).
+//! The speed-first encoder (feature `perf`, for hosts and gateways): every packet type gets
+//! its own straight-line copy of check, size and write, lengths are added up per type instead
+//! of being counted by a dry run of the writer, and fixed-size packets are one store. Same
+//! bytes and same errors as `compact.rs` (the default), which the tests run too; on Cortex-M
+//! it costs about 1.3 KB more flash (`docs/size.md`).
+//!
+//! (There is one decoder for both builds, in `mod.rs`: a per-type decoder here measured no
+//! faster than it once the string scan was vectorised, 530 against 523 instructions for a
+//! small PUBLISH, so it was removed.)
 
-use super::{
-    ConnAck, Connect, Packet, Publish, SubAck, Subscribe, Unsubscribe, check_body_len, peek_fixed_header,
-};
-use crate::error::{DecodeError, EncodeError};
-use crate::status::Status;
+use super::{ConnAck, Connect, Packet, Publish};
+use crate::error::EncodeError;
 use crate::types::{PacketId, PacketType};
-use crate::wire::{self, MAX_REMAINING_LEN, Out, Reader, SliceOut};
-
-/// Decodes one packet from the start of `buf` (`decode`, or `decode_from_server` with
-/// `FROM_SERVER`), through `peek_fixed_header` (about 30 instructions fewer per small PUBLISH
-/// on a host than the inline form of `compact.rs`, which is smaller on Cortex-M).
-#[inline(always)]
-pub(super) fn decode<const FROM_SERVER: bool>(
-    buf: &[u8],
-) -> Result<Status<(Packet<'_>, usize)>, DecodeError> {
-    let header = match peek_fixed_header(buf)? {
-        Status::Complete(h) => h,
-        Status::Partial { needed } => return Ok(Status::Partial { needed }),
-    };
-    let total = header.packet_len();
-    let Some(body) = buf.get(header.header_len..total) else {
-        return Ok(Status::need(total - buf.len()));
-    };
-    check_body_len(header.remaining_len, body)?;
-    Ok(Status::Complete((
-        parse_body::<FROM_SERVER>(header.packet_type, header.flags, body)?,
-        total,
-    )))
-}
-
-/// Parses the `body` of a packet of type `t` whose length was checked. From a server, the
-/// types only a client sends are refused before anything is read.
-///
-/// Each type reads its own fields. A PUBLISH ends with its payload, so it needs no trailing
-/// check and is returned from its own branch, built in place: moving the 96-byte `Packet` out
-/// of a temporary was most of the time of decoding a small PUBLISH on a host (callgrind:
-/// 400 -> 356 instructions, and 48 -> 27 ns).
-#[inline(always)]
-pub(super) fn parse_body<'a, const FROM_SERVER: bool>(
-    t: PacketType,
-    flags: u8,
-    body: &'a [u8],
-) -> Result<Packet<'a>, DecodeError> {
-    if FROM_SERVER
-        && matches!(
-            t,
-            PacketType::Connect
-                | PacketType::Subscribe
-                | PacketType::Unsubscribe
-                | PacketType::PingReq
-                | PacketType::Disconnect
-        )
-    {
-        return Err(DecodeError::UnexpectedPacketType(t));
-    }
-    let mut r = Reader(body);
-    if t == PacketType::Publish {
-        return Ok(Packet::Publish(Publish::parse(flags, &mut r)?));
-    }
-    let packet = match t {
-        PacketType::Connect => Packet::Connect(Connect::parse(&mut r)?),
-        PacketType::ConnAck => Packet::ConnAck(ConnAck::parse(&mut r)?),
-        // (Returned above; kept so the match stays exhaustive.)
-        PacketType::Publish => Packet::Publish(Publish::parse(flags, &mut r)?),
-        PacketType::PubAck => Packet::PubAck(r.packet_id()?),
-        PacketType::PubRec => Packet::PubRec(r.packet_id()?),
-        PacketType::PubRel => Packet::PubRel(r.packet_id()?),
-        PacketType::PubComp => Packet::PubComp(r.packet_id()?),
-        PacketType::Subscribe => Packet::Subscribe(Subscribe::parse_after_id(r.packet_id()?, &mut r)?),
-        PacketType::SubAck => Packet::SubAck(SubAck::parse_after_id(r.packet_id()?, &mut r)?),
-        PacketType::Unsubscribe => Packet::Unsubscribe(Unsubscribe::parse_after_id(r.packet_id()?, &mut r)?),
-        PacketType::UnsubAck => Packet::UnsubAck(r.packet_id()?),
-        PacketType::PingReq => Packet::PingReq,
-        PacketType::PingResp => Packet::PingResp,
-        PacketType::Disconnect => Packet::Disconnect,
-    };
-    // Every field is read; whatever is left over breaks the Remaining Length.
-    if !r.0.is_empty() {
-        return Err(DecodeError::TrailingBytes);
-    }
-    Ok(packet)
-}
+use crate::wire::{self, MAX_REMAINING_LEN, Out, SliceOut};
 
 /// Counts the body into `counter` by adding its length up (`ALL` is for `compact.rs`, whose
 /// dry run can leave out the server-only writers).

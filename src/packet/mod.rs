@@ -42,11 +42,10 @@ mod connect;
 mod publish;
 mod subscribe;
 
-// The one switch between the two implementations of the codec's hot paths: the default,
-// size-first `compact.rs` (what a firmware links) and, with feature `perf`, the speed-first
-// `fast.rs`. Both give the same bytes and the same errors; `tests/` run against either, and
-// `docs/size.md` / `bench/` measure what each costs and gains. Nothing outside these two files
-// depends on the feature.
+// The one switch between the two encoders: the default, size-first `compact.rs` (what a
+// firmware links) and, with feature `perf`, the speed-first `fast.rs`. Both give the same
+// bytes and the same errors; `tests/` run against either, and `docs/size.md` / `bench/`
+// measure what each costs and gains. Nothing outside these two files depends on the feature.
 #[cfg_attr(not(feature = "perf"), path = "compact.rs")]
 #[cfg_attr(feature = "perf", path = "fast.rs")]
 mod imp;
@@ -60,8 +59,9 @@ pub use subscribe::{
 
 use crate::error::{DecodeError, EncodeError, EncodeToError};
 use crate::status::Status;
-use crate::types::{PacketId, PacketType};
-use crate::wire::{self, MAX_REMAINING_LEN, Out, SliceOut, WriteOut};
+use crate::topic::TopicName;
+use crate::types::{Delivery, PacketId, PacketType};
+use crate::wire::{self, MAX_REMAINING_LEN, Out, Reader, SliceOut, WriteOut};
 
 /// Any MQTT 3.1.1 control packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -177,7 +177,7 @@ pub fn peek_fixed_header(buf: &[u8]) -> Result<Status<FixedHeader>, DecodeError>
 /// # Errors
 /// A [`DecodeError`] naming the first rule the bytes break.
 pub fn decode(buf: &[u8]) -> Result<Status<(Packet<'_>, usize)>, DecodeError> {
-    imp::decode::<false>(buf)
+    decode_as::<false>(buf)
 }
 
 /// Decodes a packet body whose fixed header has already been read and checked.
@@ -189,7 +189,7 @@ pub fn decode(buf: &[u8]) -> Result<Status<(Packet<'_>, usize)>, DecodeError> {
 /// A [`DecodeError`] naming the first rule the body breaks.
 pub fn decode_body<'a>(header: &FixedHeader, body: &'a [u8]) -> Result<Packet<'a>, DecodeError> {
     check_body_len(header.remaining_len, body)?;
-    imp::parse_body::<false>(header.packet_type, header.flags, body)
+    parse_body::<false>(header.packet_type, header.flags, body)
 }
 
 /// [`decode`] for a client: decodes only the packets a server sends (CONNACK, PUBLISH,
@@ -203,7 +203,7 @@ pub fn decode_body<'a>(header: &FixedHeader, body: &'a [u8]) -> Result<Packet<'a
 /// # Errors
 /// As [`decode`], plus [`DecodeError::UnexpectedPacketType`].
 pub fn decode_from_server(buf: &[u8]) -> Result<Status<(Packet<'_>, usize)>, DecodeError> {
-    imp::decode::<true>(buf)
+    decode_as::<true>(buf)
 }
 
 /// Checks that a body is exactly as long as the Remaining Length says.
@@ -217,6 +217,126 @@ fn check_body_len(remaining_len: usize, body: &[u8]) -> Result<(), DecodeError> 
         });
     }
     Ok(())
+}
+
+/// Decodes one packet from the start of `buf` ([`decode`], or [`decode_from_server`] with
+/// `FROM_SERVER`).
+#[inline(always)]
+fn decode_as<const FROM_SERVER: bool>(buf: &[u8]) -> Result<Status<(Packet<'_>, usize)>, DecodeError> {
+    // (What `peek_fixed_header` does, without its `Status<FixedHeader>` in between.) Every
+    // incomplete case leaves the block with the bytes it needs, for one `Partial` below.
+    let needed = 'partial: {
+        let Some((&first, rest)) = buf.split_first() else {
+            break 'partial 2;
+        };
+        let (packet_type, _) = check_first_byte(first)?;
+        let (remaining_len, n) = match wire::decode_remaining_len(rest)? {
+            Status::Complete(v) => v,
+            Status::Partial { needed } => break 'partial needed.get(),
+        };
+        let header_len = 1 + n;
+        let total = header_len + remaining_len;
+        let Some(body) = buf.get(header_len..total) else {
+            break 'partial total - buf.len();
+        };
+        check_body_len(remaining_len, body)?;
+        // The body parser is given all of byte 0 rather than its low nibble (it reads only
+        // flag bits): the nibble is then not kept alive through the body.
+        return Ok(Status::Complete((
+            parse_body::<FROM_SERVER>(packet_type, first, body)?,
+            total,
+        )));
+    };
+    Ok(Status::need(needed))
+}
+
+/// Packet types (bit numbers) whose variable header holds a packet identifier: PUBLISH (at
+/// QoS 1 and 2), PUBACK, PUBREC, PUBREL, PUBCOMP, SUBSCRIBE, SUBACK, UNSUBSCRIBE, UNSUBACK.
+const HAS_ID: u16 = 0x0ff8;
+
+/// Parses the `body` of a packet of type `t` whose length was checked. `flags` is byte 0 of
+/// the fixed header or its low nibble: only the flag bits are read. The topic name and the
+/// packet identifier are each read at one call site, ahead of the per-type match . From a server, a client-only
+/// type reads nothing and is refused in the match.
+#[inline(always)]
+fn parse_body<'a, const FROM_SERVER: bool>(
+    t: PacketType,
+    flags: u8,
+    body: &'a [u8],
+) -> Result<Packet<'a>, DecodeError> {
+    let r = &mut Reader(body);
+    // The variable header: a PUBLISH starts with its topic name; then every type that has a
+    // packet identifier (PUBLISH only at QoS 1 and 2) reads it, at this one call site.
+    let topic = if t == PacketType::Publish {
+        Some(r.topic_name()?)
+    } else {
+        None
+    };
+    // (A type without one, and a QoS 0 PUBLISH, get a placeholder that nothing uses.)
+    // From a server, the client-only SUBSCRIBE and UNSUBSCRIBE read nothing either: like the
+    // other client-only types they go straight to the `UnexpectedPacketType` arm below.
+    let has_id = if FROM_SERVER {
+        HAS_ID & !(1 << 8 | 1 << 10)
+    } else {
+        HAS_ID
+    };
+    let id = if (has_id >> (t as u8)) & 1 != 0 && (t != PacketType::Publish || flags & 0x06 != 0) {
+        let v = r.u16()?;
+        let Some(id) = PacketId::new(v) else {
+            return Err(DecodeError::PacketIdZero);
+        };
+        id
+    } else {
+        PacketId::MIN
+    };
+    let packet = match t {
+        PacketType::Connect if !FROM_SERVER => Packet::Connect(Connect::parse(r)?),
+        PacketType::ConnAck => Packet::ConnAck(ConnAck::parse(r)?),
+        PacketType::Publish => {
+            // Cannot fail: the topic was read above for a PUBLISH.
+            let Some(topic) = topic else {
+                return Err(DecodeError::UnexpectedEnd);
+            };
+            Packet::Publish(publish_from_parts(flags, topic, id, r.rest()))
+        }
+        PacketType::PubAck => Packet::PubAck(id),
+        PacketType::PubRec => Packet::PubRec(id),
+        PacketType::PubRel => Packet::PubRel(id),
+        PacketType::PubComp => Packet::PubComp(id),
+        PacketType::Subscribe if !FROM_SERVER => Packet::Subscribe(Subscribe::parse_after_id(id, r)?),
+        PacketType::SubAck => Packet::SubAck(SubAck::parse_after_id(id, r)?),
+        PacketType::Unsubscribe if !FROM_SERVER => Packet::Unsubscribe(Unsubscribe::parse_after_id(id, r)?),
+        PacketType::UnsubAck => Packet::UnsubAck(id),
+        PacketType::PingReq if !FROM_SERVER => Packet::PingReq,
+        PacketType::PingResp => Packet::PingResp,
+        PacketType::Disconnect if !FROM_SERVER => Packet::Disconnect,
+        // A client-only type from a server (nothing of its body was read).
+        _ => return Err(DecodeError::UnexpectedPacketType(t)),
+    };
+    // Every field is read; whatever is left over breaks the Remaining Length.
+    if !r.0.is_empty() {
+        return Err(DecodeError::TrailingBytes);
+    }
+    Ok(packet)
+}
+
+/// Assembles a decoded PUBLISH from checked `flags` (QoS 0 to 2; the low nibble of byte 0, or
+/// all of byte 0: only the flag bits are read), its topic, the packet identifier read for
+/// QoS 1 and 2 (any placeholder for QoS 0), and the payload.
+fn publish_from_parts<'a>(flags: u8, topic: TopicName<'a>, id: PacketId, payload: &'a [u8]) -> Publish<'a> {
+    // The QoS bits pick the variant (QoS 3 was refused with the fixed header).
+    let delivery = match (flags >> 1) & 3 {
+        0 => Delivery::AtMostOnce,
+        1 => Delivery::AtLeastOnce(id),
+        _ => Delivery::ExactlyOnce(id),
+    };
+    Publish {
+        dup: flags & 0x08 != 0,
+        delivery,
+        retain: flags & 0x01 != 0,
+        topic,
+        payload,
+    }
 }
 
 /// Encodes `packet` into `buf`; the free-function form of [`Packet::encode`].
