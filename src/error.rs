@@ -4,7 +4,7 @@
 //!
 //! Every `DecodeError` is final: the MQTT specification says the receiver of a malformed
 //! packet closes the network connection ([MQTT-4.8.0-1]). Running out of input is never a
-//! `DecodeError`; it is [`Status::Partial`](crate::Status::Partial).
+//! `DecodeError`; it is [`Status::Partial`](crate::status::Status::Partial).
 
 use core::fmt;
 
@@ -74,7 +74,7 @@ pub enum DecodeError {
     /// A SUBACK return code is not 0x00, 0x01, 0x02 or 0x80 ([MQTT-3.9.3-2]).
     InvalidSubAckCode(u8),
     /// A packet of a type the sender's side never sends, such as CONNECT arriving at a client.
-    /// Only [`decode_from_server`](crate::decode_from_server) reports it.
+    /// Only [`decode_from_server`](crate::packet::decode_from_server) reports it.
     UnexpectedPacketType(PacketType),
 }
 
@@ -142,7 +142,7 @@ pub enum EncodeError {
     /// A refusing CONNACK with Session Present set ([MQTT-3.2.2-4]).
     SessionPresentOnRefusal,
     /// A packet only a server sends (CONNACK, SUBACK, UNSUBACK, PINGRESP) given to the client's
-    /// encoder. Only [`encode_from_client`](crate::encode_from_client) reports it. (No payload:
+    /// encoder. Only [`encode_from_client`](crate::packet::encode_from_client) reports it. (No payload:
     /// the caller holds the packet, and a payload-free variant keeps `Result<(), EncodeError>`
     /// in two registers.)
     ServerOnlyPacket,
@@ -169,7 +169,7 @@ impl fmt::Display for EncodeError {
 
 impl core::error::Error for EncodeError {}
 
-/// Error of [`Packet::encode_to`](crate::Packet::encode_to): the packet was refused before
+/// Error of [`Packet::encode_to`](crate::packet::Packet::encode_to): the packet was refused before
 /// anything was written, or the writer failed part way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]

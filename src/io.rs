@@ -141,7 +141,7 @@ mod tests {
         assert_eq!(
             read_packet(&mut wire, &mut empty),
             Err(ReadPacketError::TooLarge {
-                packet_type: crate::PacketType::Publish,
+                packet_type: crate::types::PacketType::Publish,
                 len: 7
             })
         );

@@ -8,7 +8,7 @@ use core::fmt;
 use core::ops::Deref;
 
 use crate::error::{DecodeError, EncodeError};
-use crate::wire::{NUL, WILDCARD, scan};
+use crate::wire::{NUL, Reader, WILDCARD, scan};
 
 /// Longest topic in bytes ([MQTT-4.7.3-3]).
 pub const MAX_TOPIC_LEN: usize = 65_535;
@@ -111,7 +111,7 @@ fn filter_rules(s: &str, found: u32) -> Result<(), TopicError> {
 
 /// Where the wildcards of a filter may stand.
 #[inline(always)]
-pub(crate) fn wildcard_rules(s: &str, found: u32) -> Result<(), TopicError> {
+fn wildcard_rules(s: &str, found: u32) -> Result<(), TopicError> {
     if found & WILDCARD == 0 {
         return Ok(());
     }
@@ -279,6 +279,38 @@ pub fn topic_matches(filter: &str, name: &str) -> bool {
     }
 }
 
+/// The topic readers of the packet parsers: a length-prefixed string that is also a valid
+/// topic, with the string's errors first (U+0000, then UTF-8), then the topic rules.
+impl<'a> Reader<'a> {
+    /// A topic name (3.3.2.1, 3.1.3.2): a [`string`](Reader::string) that is also a valid
+    /// [`TopicName`].
+    pub fn topic_name(&mut self) -> Result<TopicName<'a>, DecodeError> {
+        let (s, found) = self.scanned_string(WILDCARD)?;
+        // A decoded string is at most 65,535 bytes and free of U+0000 already: emptiness and
+        // wildcards are what is left of the rules (4.7.3).
+        if s.is_empty() {
+            return Err(DecodeError::EmptyTopic);
+        }
+        if found & WILDCARD != 0 {
+            return Err(DecodeError::WildcardInTopicName);
+        }
+        Ok(TopicName::decoded(s))
+    }
+
+    /// A topic filter (3.8.3, 3.10.3): a [`string`](Reader::string) that is also a valid
+    /// [`TopicFilter`].
+    pub fn topic_filter(&mut self) -> Result<TopicFilter<'a>, DecodeError> {
+        let (s, found) = self.scanned_string(WILDCARD)?;
+        if s.is_empty() {
+            return Err(DecodeError::EmptyTopic);
+        }
+        if wildcard_rules(s, found).is_err() {
+            return Err(DecodeError::InvalidTopicFilter);
+        }
+        Ok(TopicFilter::decoded(s))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -380,5 +412,58 @@ mod tests {
         for (f, n, want) in cases {
             assert_eq!(topic_matches(f, n), want, "{f} vs {n}");
         }
+    }
+
+    fn with_len(bytes: &[u8]) -> std::vec::Vec<u8> {
+        let mut v = (bytes.len() as u16).to_be_bytes().to_vec();
+        v.extend_from_slice(bytes);
+        v
+    }
+
+    #[test]
+    fn topic_errors_keep_the_precedence_of_string_then_constructor() {
+        // U+0000 first, then UTF-8, then the topic rules, whatever the order of the bytes.
+        let cases: [(&[u8], DecodeError, Option<DecodeError>); 7] = [
+            (
+                b"a/+\0",
+                DecodeError::NullCharacter,
+                Some(DecodeError::NullCharacter),
+            ),
+            (
+                b"\0\xff",
+                DecodeError::NullCharacter,
+                Some(DecodeError::NullCharacter),
+            ),
+            (
+                b"a\xff#",
+                DecodeError::InvalidUtf8,
+                Some(DecodeError::InvalidUtf8),
+            ),
+            (b"", DecodeError::EmptyTopic, Some(DecodeError::EmptyTopic)),
+            (b"a/+", DecodeError::WildcardInTopicName, None),
+            (
+                b"a#/\0",
+                DecodeError::NullCharacter,
+                Some(DecodeError::NullCharacter),
+            ),
+            (
+                b"a#/b",
+                DecodeError::WildcardInTopicName,
+                Some(DecodeError::InvalidTopicFilter),
+            ),
+        ];
+        for (bytes, name_err, filter_err) in cases {
+            let input = with_len(bytes);
+            assert_eq!(Reader(&input).topic_name(), Err(name_err), "name {bytes:?}");
+            if let Some(e) = filter_err {
+                assert_eq!(Reader(&input).topic_filter(), Err(e), "filter {bytes:?}");
+            }
+        }
+        let input = with_len(b"a/+/#");
+        assert_eq!(Reader(&input).topic_filter().map(|f| f.as_str()), Ok("a/+/#"));
+        assert_eq!(
+            Reader(&with_len(b"a/b")).topic_name().map(|t| t.as_str()),
+            Ok("a/b")
+        );
     }
 }

@@ -91,10 +91,10 @@ impl From<NonZeroU16> for PacketId {
 }
 
 impl TryFrom<u16> for PacketId {
-    type Error = crate::DecodeError;
-    /// Fails with [`DecodeError::PacketIdZero`](crate::DecodeError::PacketIdZero) for 0.
+    type Error = crate::error::DecodeError;
+    /// Fails with [`DecodeError::PacketIdZero`](crate::error::DecodeError::PacketIdZero) for 0.
     fn try_from(v: u16) -> Result<Self, Self::Error> {
-        Self::new(v).ok_or(crate::DecodeError::PacketIdZero)
+        Self::new(v).ok_or(crate::error::DecodeError::PacketIdZero)
     }
 }
 

@@ -49,3 +49,57 @@ impl ConnAck {
         o.put(&[u8::from(self.session_present), self.code.as_u8()])
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::packet::Packet;
+    use crate::packet::test_util::{emit, parse};
+
+    static PACKET_BYTES: [u8; 4] = [
+        0x20, 0x02, // CONNACK, Remaining Length 2
+        0x01, // session present
+        0x00, // accepted
+    ];
+
+    #[test]
+    fn test_parse_and_emit() {
+        let packet = Packet::ConnAck(ConnAck {
+            session_present: true,
+            code: ConnectReturnCode::Accepted,
+        });
+        assert_eq!(parse(&PACKET_BYTES), packet);
+        assert_eq!(emit(&packet), PACKET_BYTES);
+    }
+
+    #[test]
+    fn session_present_with_a_refusal_is_refused_both_ways() {
+        // [MQTT-3.2.2-4]
+        let bytes = [0x20, 0x02, 0x01, 0x05];
+        assert_eq!(
+            crate::packet::decode(&bytes),
+            Err(DecodeError::SessionPresentOnRefusal)
+        );
+        let packet = Packet::ConnAck(ConnAck {
+            session_present: true,
+            code: ConnectReturnCode::NotAuthorized,
+        });
+        assert_eq!(
+            packet.encode(&mut [0; 8]),
+            Err(EncodeError::SessionPresentOnRefusal)
+        );
+    }
+
+    #[test]
+    fn reserved_flags_and_unknown_codes_are_refused() {
+        // [MQTT-3.2.2-1]: the flags are judged before the code.
+        assert_eq!(
+            crate::packet::decode(&[0x20, 0x02, 0x02, 0x09]),
+            Err(DecodeError::ReservedConnAckFlags(0x02))
+        );
+        assert_eq!(
+            crate::packet::decode(&[0x20, 0x02, 0x00, 0x06]),
+            Err(DecodeError::InvalidConnectReturnCode(6))
+        );
+    }
+}

@@ -9,7 +9,6 @@ const PROTOCOL_NAME: &[u8; 4] = b"MQTT";
 const PROTOCOL_LEVEL: u8 = 4;
 /// The start of every CONNECT variable header: the length-prefixed protocol name, then the
 /// protocol level (3.1.2.1, 3.1.2.2).
-#[cfg(not(feature = "perf"))]
 const PROTOCOL_HEAD: &[u8; 7] = &[0, 4, b'M', b'Q', b'T', b'T', PROTOCOL_LEVEL];
 
 /// The will message the server publishes if the client vanishes without DISCONNECT (3.1.2.5).
@@ -100,13 +99,9 @@ impl<'a> Connect<'a> {
 
     pub(crate) fn validate(&self) -> Result<(), EncodeError> {
         check_str(self.client_id)?;
-        // An empty identifier without a clean session. Size-first: both zero in one test (one
-        // ORR of two registers); `perf` keeps the short-circuit test, which costs fewer
-        // instructions on a host (callgrind, CONNECT encode: 466 against 475).
-        #[cfg(not(feature = "perf"))]
+        // An empty identifier without a clean session: both zero in one test (one ORR of two
+        // registers on Cortex-M).
         let no_id_to_resume = self.client_id.len() | usize::from(self.clean_session) == 0;
-        #[cfg(feature = "perf")]
-        let no_id_to_resume = self.client_id.is_empty() && !self.clean_session;
         if no_id_to_resume {
             return Err(EncodeError::EmptyClientIdWithoutCleanSession);
         }
@@ -114,11 +109,10 @@ impl<'a> Connect<'a> {
             // (The topic is a `TopicName`, at most 65,535 bytes by construction.)
             check_len(w.message.len())?;
         }
-        // A password needs a user name. Size-first, judged before the user name's own checks:
-        // only a missing user name breaks this rule and only a present one can break those, so
-        // the first error is the same, and the missing-user-name case needs no branch of its
-        // own after them. (`perf` judges it with the password, one instruction fewer.)
-        #[cfg(not(feature = "perf"))]
+        // A password needs a user name. Judged before the user name's own checks: only a
+        // missing user name breaks this rule and only a present one can break those, so the
+        // first error is the same, and the missing-user-name case needs no branch of its own
+        // after them.
         if self.password.is_some() && self.username.is_none() {
             return Err(EncodeError::PasswordWithoutUserName);
         }
@@ -126,10 +120,6 @@ impl<'a> Connect<'a> {
             check_str(u)?;
         }
         if let Some(p) = self.password {
-            #[cfg(feature = "perf")]
-            if self.username.is_none() {
-                return Err(EncodeError::PasswordWithoutUserName);
-            }
             check_len(p.len())?;
         }
         Ok(())
@@ -156,21 +146,11 @@ impl<'a> Connect<'a> {
     }
 
     pub(crate) fn write<O: Out>(&self, o: &mut O) -> Result<(), O::Error> {
-        // The 10-byte variable header. Size-first: the constant protocol name and level in one
-        // write straight from flash, then flags and keep alive (no 10-byte array built on the
-        // stack); `perf`: the whole header built and written in one piece.
-        #[cfg(not(feature = "perf"))]
-        {
-            o.put(PROTOCOL_HEAD)?;
-            o.put_u8(self.flags())?;
-            o.put_u16(self.keep_alive)?;
-        }
-        #[cfg(feature = "perf")]
-        {
-            let [ka_hi, ka_lo] = self.keep_alive.to_be_bytes();
-            let [n0, n1, n2, n3] = *PROTOCOL_NAME;
-            o.put(&[0, 4, n0, n1, n2, n3, PROTOCOL_LEVEL, self.flags(), ka_hi, ka_lo])?;
-        }
+        // The 10-byte variable header: the constant protocol name and level in one write
+        // straight from flash, then flags and keep alive.
+        o.put(PROTOCOL_HEAD)?;
+        o.put_u8(self.flags())?;
+        o.put_u16(self.keep_alive)?;
         o.put_field(self.client_id.as_bytes())?;
         if let Some(w) = &self.will {
             o.put_field(w.topic.as_bytes())?;
@@ -197,4 +177,100 @@ pub(crate) fn check_str(s: &str) -> Result<(), EncodeError> {
         return Err(EncodeError::NullCharacter);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::packet::test_util::{emit, parse};
+    use crate::packet::{Packet, decode};
+
+    static PACKET_BYTES: [u8; 32] = [
+        0x10, 30, // CONNECT, Remaining Length 30
+        0x00, 0x04, b'M', b'Q', b'T', b'T', // protocol name
+        0x04, // protocol level 4
+        0xee, // user name, password, will retain, will QoS 1, will, clean session
+        0x00, 0x3c, // keep alive 60 s
+        0x00, 0x02, b'c', b'1', // client identifier
+        0x00, 0x03, b'w', b'/', b't', // will topic
+        0x00, 0x03, b'b', b'y', b'e', // will message
+        0x00, 0x01, b'u', // user name
+        0x00, 0x01, b'p', // password
+    ];
+
+    fn packet() -> Connect<'static> {
+        Connect {
+            clean_session: true,
+            keep_alive: 60,
+            client_id: "c1",
+            will: Some(LastWill {
+                topic: TopicName::new("w/t").unwrap(),
+                message: b"bye",
+                qos: QoS::AtLeastOnce,
+                retain: true,
+            }),
+            username: Some("u"),
+            password: Some(b"p"),
+        }
+    }
+
+    #[test]
+    fn test_parse_and_emit() {
+        assert_eq!(parse(&PACKET_BYTES), Packet::Connect(packet()));
+        assert_eq!(emit(&Packet::Connect(packet())), PACKET_BYTES);
+    }
+
+    #[test]
+    fn minimal_connect_parse_and_emit() {
+        let bytes = [
+            0x10, 12, // CONNECT
+            0x00, 0x04, b'M', b'Q', b'T', b'T', 0x04, // protocol
+            0x02, // clean session only
+            0x00, 0x00, // no keep alive
+            0x00, 0x00, // empty client identifier
+        ];
+        let c = Connect {
+            clean_session: true,
+            keep_alive: 0,
+            client_id: "",
+            will: None,
+            username: None,
+            password: None,
+        };
+        assert_eq!(emit(&Packet::Connect(c)), bytes);
+        assert_eq!(parse(&bytes), Packet::Connect(c));
+    }
+
+    #[test]
+    fn encoder_refuses_what_the_spec_forbids() {
+        let mut c = packet();
+        c.username = None;
+        // [MQTT-3.1.2-22]
+        assert_eq!(
+            Packet::Connect(c).encode(&mut [0; 64]),
+            Err(EncodeError::PasswordWithoutUserName)
+        );
+        let mut c = packet();
+        c.client_id = "";
+        c.clean_session = false;
+        // [MQTT-3.1.3-7]
+        assert_eq!(
+            Packet::Connect(c).encode(&mut [0; 64]),
+            Err(EncodeError::EmptyClientIdWithoutCleanSession)
+        );
+    }
+
+    #[test]
+    fn decoder_refuses_a_bad_header() {
+        let mut level3 = PACKET_BYTES;
+        level3[8] = 3;
+        assert_eq!(decode(&level3), Err(DecodeError::UnsupportedProtocolLevel(3)));
+        let mut reserved = PACKET_BYTES;
+        reserved[9] |= 0x01;
+        // [MQTT-3.1.2-3]
+        assert_eq!(decode(&reserved), Err(DecodeError::ReservedConnectFlag));
+        let mut name = PACKET_BYTES;
+        name[5] = b't';
+        assert_eq!(decode(&name), Err(DecodeError::InvalidProtocolName));
+    }
 }

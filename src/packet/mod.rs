@@ -39,10 +39,16 @@
 
 mod connack;
 mod connect;
-#[cfg(feature = "perf")]
-mod perf;
 mod publish;
 mod subscribe;
+
+// The one switch between the two encoders: the default, size-first `compact.rs` (what a
+// firmware links) and, with feature `perf`, the speed-first `fast.rs`. Both give the same
+// bytes and the same errors; `tests/` run against either, and `docs/size.md` / `bench/`
+// measure what each costs and gains. Nothing outside these two files depends on the feature.
+#[cfg_attr(not(feature = "perf"), path = "compact.rs")]
+#[cfg_attr(feature = "perf", path = "fast.rs")]
+mod imp;
 
 pub use connack::ConnAck;
 pub use connect::{Connect, LastWill};
@@ -53,7 +59,8 @@ pub use subscribe::{
 
 use crate::error::{DecodeError, EncodeError, EncodeToError};
 use crate::status::Status;
-use crate::types::{PacketId, PacketType};
+use crate::topic::TopicName;
+use crate::types::{Delivery, PacketId, PacketType};
 use crate::wire::{self, MAX_REMAINING_LEN, Out, Reader, SliceOut, WriteOut};
 
 /// Any MQTT 3.1.1 control packet.
@@ -117,11 +124,7 @@ fn check_first_byte(b: u8) -> Result<(PacketType, u8), DecodeError> {
     let Some(packet_type) = PacketType::from_u8(b >> 4) else {
         return Err(DecodeError::ReservedPacketType(b >> 4));
     };
-    // (Size-first: the flags from a bit table; perf: from `required_flags`' jump table.)
-    #[cfg(not(feature = "perf"))]
     let required = (packet_type != PacketType::Publish).then(|| PacketType::fixed_flags(b >> 4));
-    #[cfg(feature = "perf")]
-    let required = packet_type.required_flags();
     if let Some(required) = required {
         if flags != required {
             return Err(DecodeError::InvalidFlags { packet_type, flags });
@@ -185,7 +188,8 @@ pub fn decode(buf: &[u8]) -> Result<Status<(Packet<'_>, usize)>, DecodeError> {
 /// # Errors
 /// A [`DecodeError`] naming the first rule the body breaks.
 pub fn decode_body<'a>(header: &FixedHeader, body: &'a [u8]) -> Result<Packet<'a>, DecodeError> {
-    decode_body_for::<false, false>(header.packet_type, header.flags, header.remaining_len, body)
+    check_body_len(header.remaining_len, body)?;
+    parse_body::<false>(header.packet_type, header.flags, body)
 }
 
 /// [`decode`] for a client: decodes only the packets a server sends (CONNACK, PUBLISH,
@@ -202,30 +206,25 @@ pub fn decode_from_server(buf: &[u8]) -> Result<Status<(Packet<'_>, usize)>, Dec
     decode_as::<true>(buf)
 }
 
-/// Shared by [`decode`] and [`decode_from_server`].
+/// Checks that a body is exactly as long as the Remaining Length says.
+#[inline(always)]
+fn check_body_len(remaining_len: usize, body: &[u8]) -> Result<(), DecodeError> {
+    if body.len() != remaining_len {
+        return Err(if body.len() < remaining_len {
+            DecodeError::UnexpectedEnd
+        } else {
+            DecodeError::TrailingBytes
+        });
+    }
+    Ok(())
+}
+
+/// Decodes one packet from the start of `buf` ([`decode`], or [`decode_from_server`] with
+/// `FROM_SERVER`).
 #[inline(always)]
 fn decode_as<const FROM_SERVER: bool>(buf: &[u8]) -> Result<Status<(Packet<'_>, usize)>, DecodeError> {
-    // Speed-first: through `peek_fixed_header` (about 30 instructions fewer per small
-    // PUBLISH on a host than the inline form below, which is smaller on Cortex-M).
-    #[cfg(feature = "perf")]
-    {
-        let header = match peek_fixed_header(buf)? {
-            Status::Complete(h) => h,
-            Status::Partial { needed } => return Ok(Status::Partial { needed }),
-        };
-        let total = header.packet_len();
-        let Some(body) = buf.get(header.header_len..total) else {
-            return Ok(Status::need(total - buf.len()));
-        };
-        let (t, flags, rem) = (header.packet_type, header.flags, header.remaining_len);
-        Ok(Status::Complete((
-            decode_body_for::<FROM_SERVER, false>(t, flags, rem, body)?,
-            total,
-        )))
-    }
     // (What `peek_fixed_header` does, without its `Status<FixedHeader>` in between.) Every
     // incomplete case leaves the block with the bytes it needs, for one `Partial` below.
-    #[cfg(not(feature = "perf"))]
     let needed = 'partial: {
         let Some((&first, rest)) = buf.split_first() else {
             break 'partial 2;
@@ -240,104 +239,32 @@ fn decode_as<const FROM_SERVER: bool>(buf: &[u8]) -> Result<Status<(Packet<'_>, 
         let Some(body) = buf.get(header_len..total) else {
             break 'partial total - buf.len();
         };
-        // The body parsers are given all of byte 0 rather than its low nibble (they read
-        // only flag bits): the nibble is then not kept alive through the body.
+        check_body_len(remaining_len, body)?;
+        // The body parser is given all of byte 0 rather than its low nibble (it reads only
+        // flag bits): the nibble is then not kept alive through the body.
         return Ok(Status::Complete((
-            decode_body_for::<FROM_SERVER, false>(packet_type, first, remaining_len, body)?,
+            parse_body::<FROM_SERVER>(packet_type, first, body)?,
             total,
         )));
     };
-    #[cfg(not(feature = "perf"))]
     Ok(Status::need(needed))
 }
 
 /// Packet types (bit numbers) whose variable header holds a packet identifier: PUBLISH (at
 /// QoS 1 and 2), PUBACK, PUBREC, PUBREL, PUBCOMP, SUBSCRIBE, SUBACK, UNSUBSCRIBE, UNSUBACK.
-#[cfg(not(feature = "perf"))]
 const HAS_ID: u16 = 0x0ff8;
 
-/// Decodes the `body` of a packet of type `t`, `remaining_len` bytes long by its fixed header.
-/// `flags` is byte 0 of the fixed header or its low nibble: only the flag bits are read.
+/// Parses the `body` of a packet of type `t` whose length was checked. `flags` is byte 0 of
+/// the fixed header or its low nibble: only the flag bits are read. The topic name and the
+/// packet identifier are each read at one call site, ahead of the per-type match . From a server, a client-only
+/// type reads nothing and is refused in the match.
 #[inline(always)]
-fn decode_body_for<'a, const FROM_SERVER: bool, const REFUSE_FIRST: bool>(
+fn parse_body<'a, const FROM_SERVER: bool>(
     t: PacketType,
     flags: u8,
-    remaining_len: usize,
     body: &'a [u8],
 ) -> Result<Packet<'a>, DecodeError> {
-    if body.len() != remaining_len {
-        return Err(if body.len() < remaining_len {
-            DecodeError::UnexpectedEnd
-        } else {
-            DecodeError::TrailingBytes
-        });
-    }
-    // The size-first body parser refuses these itself, before reading anything, so this early
-    // test only decides where the refusal is made (`REFUSE_FIRST`: here, which keeps the
-    // client's packet loop smaller; otherwise in the body parser, which keeps
-    // `decode_from_server` smaller). Same error either way.
-    if FROM_SERVER
-        && (REFUSE_FIRST || cfg!(feature = "perf"))
-        && matches!(
-            t,
-            PacketType::Connect
-                | PacketType::Subscribe
-                | PacketType::Unsubscribe
-                | PacketType::PingReq
-                | PacketType::Disconnect
-        )
-    {
-        return Err(DecodeError::UnexpectedPacketType(t));
-    }
-    #[cfg(not(feature = "perf"))]
-    return parse_body_for::<FROM_SERVER>(t, flags, &mut Reader(body));
-    // Speed-first: each type reads its own fields. A PUBLISH ends with its payload, so it
-    // needs no trailing check and is returned from its own branch, built in place: moving the
-    // 96-byte `Packet` out of a temporary was most of the time of decoding a small PUBLISH on
-    // a host (callgrind: 400 -> 356 instructions, and 48 -> 27 ns).
-    #[cfg(feature = "perf")]
-    {
-        let mut r = Reader(body);
-        if t == PacketType::Publish {
-            return Ok(Packet::Publish(Publish::parse(flags, &mut r)?));
-        }
-        let packet = match t {
-            PacketType::Connect => Packet::Connect(Connect::parse(&mut r)?),
-            PacketType::ConnAck => Packet::ConnAck(ConnAck::parse(&mut r)?),
-            // (Returned above; kept so the match stays exhaustive.)
-            PacketType::Publish => Packet::Publish(Publish::parse(flags, &mut r)?),
-            PacketType::PubAck => Packet::PubAck(r.packet_id()?),
-            PacketType::PubRec => Packet::PubRec(r.packet_id()?),
-            PacketType::PubRel => Packet::PubRel(r.packet_id()?),
-            PacketType::PubComp => Packet::PubComp(r.packet_id()?),
-            PacketType::Subscribe => Packet::Subscribe(Subscribe::parse_after_id(r.packet_id()?, &mut r)?),
-            PacketType::SubAck => Packet::SubAck(SubAck::parse_after_id(r.packet_id()?, &mut r)?),
-            PacketType::Unsubscribe => {
-                Packet::Unsubscribe(Unsubscribe::parse_after_id(r.packet_id()?, &mut r)?)
-            }
-            PacketType::UnsubAck => Packet::UnsubAck(r.packet_id()?),
-            PacketType::PingReq => Packet::PingReq,
-            PacketType::PingResp => Packet::PingResp,
-            PacketType::Disconnect => Packet::Disconnect,
-        };
-        // Every field is read; whatever is left over breaks the Remaining Length.
-        if !r.0.is_empty() {
-            return Err(DecodeError::TrailingBytes);
-        }
-        Ok(packet)
-    }
-}
-
-/// The body of [`decode_body_for`], size-first: the topic name and the packet identifier are
-/// each read at one call site, ahead of the per-type match (same fields in the same order,
-/// so the same first error).
-#[cfg(not(feature = "perf"))]
-#[inline(always)]
-fn parse_body_for<'a, const FROM_SERVER: bool>(
-    t: PacketType,
-    flags: u8,
-    r: &mut Reader<'a>,
-) -> Result<Packet<'a>, DecodeError> {
+    let r = &mut Reader(body);
     // The variable header: a PUBLISH starts with its topic name; then every type that has a
     // packet identifier (PUBLISH only at QoS 1 and 2) reads it, at this one call site.
     let topic = if t == PacketType::Publish {
@@ -370,7 +297,7 @@ fn parse_body_for<'a, const FROM_SERVER: bool>(
             let Some(topic) = topic else {
                 return Err(DecodeError::UnexpectedEnd);
             };
-            Packet::Publish(Publish::from_parts(flags, topic, id, r.rest()))
+            Packet::Publish(publish_from_parts(flags, topic, id, r.rest()))
         }
         PacketType::PubAck => Packet::PubAck(id),
         PacketType::PubRec => Packet::PubRec(id),
@@ -393,6 +320,25 @@ fn parse_body_for<'a, const FROM_SERVER: bool>(
     Ok(packet)
 }
 
+/// Assembles a decoded PUBLISH from checked `flags` (QoS 0 to 2; the low nibble of byte 0, or
+/// all of byte 0: only the flag bits are read), its topic, the packet identifier read for
+/// QoS 1 and 2 (any placeholder for QoS 0), and the payload.
+fn publish_from_parts<'a>(flags: u8, topic: TopicName<'a>, id: PacketId, payload: &'a [u8]) -> Publish<'a> {
+    // The QoS bits pick the variant (QoS 3 was refused with the fixed header).
+    let delivery = match (flags >> 1) & 3 {
+        0 => Delivery::AtMostOnce,
+        1 => Delivery::AtLeastOnce(id),
+        _ => Delivery::ExactlyOnce(id),
+    };
+    Publish {
+        dup: flags & 0x08 != 0,
+        delivery,
+        retain: flags & 0x01 != 0,
+        topic,
+        payload,
+    }
+}
+
 /// Encodes `packet` into `buf`; the free-function form of [`Packet::encode`].
 ///
 /// # Errors
@@ -413,16 +359,7 @@ pub fn encode(packet: &Packet<'_>, buf: &mut [u8]) -> Result<usize, EncodeError>
 /// # Errors
 /// As [`Packet::encode`], plus [`EncodeError::ServerOnlyPacket`].
 pub fn encode_from_client(packet: &Packet<'_>, buf: &mut [u8]) -> Result<usize, EncodeError> {
-    #[cfg(feature = "perf")]
-    {
-        if !packet.packet_type().sent_by_client() {
-            return Err(EncodeError::ServerOnlyPacket);
-        }
-        packet.encode(buf)
-    }
-    // Size-first, the refusal is the first arm of the checks' one dispatch on the type.
-    #[cfg(not(feature = "perf"))]
-    packet.encode_as::<false>(buf)
+    imp::encode_from_client(packet, buf)
 }
 
 impl<'a> Packet<'a> {
@@ -463,28 +400,6 @@ impl<'a> Packet<'a> {
         ((t as u8) << 4) | flags
     }
 
-    /// The Remaining Length: the body is written into a sink with no room, which only counts.
-    /// (One writer serves both counting and writing, so no per-type length code exists; the
-    /// `perf` feature adds the lengths up per type instead.)
-    #[cfg(not(feature = "perf"))]
-    fn body_len(&self) -> usize {
-        let mut counter = SliceOut::new(&mut []);
-        self.count_body::<true>(&mut counter);
-        counter.position()
-    }
-
-    /// Counts the body into `counter`, for every type (`ALL`) or for all but CONNACK and SUBACK
-    /// (see [`write_body`](Self::write_body)); `perf` adds its length up instead.
-    #[inline(always)]
-    fn count_body<const ALL: bool>(&self, counter: &mut SliceOut<'_>) {
-        #[cfg(feature = "perf")]
-        counter.skip(self.body_len());
-        #[cfg(not(feature = "perf"))]
-        {
-            let Ok(()) = self.write_body::<_, ALL>(counter);
-        }
-    }
-
     /// Every check the encoder makes before writing; returns the Remaining Length. With
     /// `ALL = false`, CONNACK and SUBACK are not handled (see [`write_body`](Self::write_body)).
     /// With `SERVER_ONLY` ([`encode_from_client`]) the packets only a server sends (CONNACK,
@@ -509,7 +424,7 @@ impl<'a> Packet<'a> {
             Self::SubAck(s) if ALL => s.validate()?,
             _ => {}
         }
-        self.count_body::<ALL>(counter);
+        imp::count_body::<ALL>(self, counter);
         let rem = counter.position();
         if rem > MAX_REMAINING_LEN {
             return Err(EncodeError::PacketTooLarge);
@@ -569,7 +484,7 @@ impl<'a> Packet<'a> {
     /// Meaningful only for packets the encoder accepts; for a packet over the size limit it
     /// still returns the (unencodable) length, saturating at `usize::MAX`.
     pub fn encoded_len(&self) -> usize {
-        let rem = self.body_len();
+        let rem = imp::body_len(self);
         rem.saturating_add(1 + wire::remaining_len_size(rem))
     }
 
@@ -583,32 +498,7 @@ impl<'a> Packet<'a> {
     /// * the spec rule the packet breaks (for example [`EncodeError::DupWithQos0`],
     ///   [`EncodeError::PasswordWithoutUserName`], [`EncodeError::FieldTooLong`]).
     pub fn encode(&self, buf: &mut [u8]) -> Result<usize, EncodeError> {
-        #[cfg(feature = "perf")]
-        return self.encode_fast(buf);
-        #[cfg(not(feature = "perf"))]
-        self.encode_as::<true>(buf)
-    }
-
-    /// [`encode`](Self::encode) for every type (`ALL`) or for all but CONNACK and SUBACK (see
-    /// [`write_body`](Self::write_body)). One path for every type: check, size, then write.
-    /// (`perf` has per-type copies, faster on hosts and larger on Cortex-M; see
-    /// `docs/size.md`.)
-    #[cfg(not(feature = "perf"))]
-    #[inline(always)]
-    fn encode_as<const ALL: bool>(&self, buf: &mut [u8]) -> Result<usize, EncodeError> {
-        // (The client-role encoder refuses what only a server sends.)
-        let mut counter = SliceOut::new(&mut []);
-        let rem = if ALL {
-            self.prepare::<true, false>(&mut counter)
-        } else {
-            self.prepare::<false, true>(&mut counter)
-        }?;
-        let total = counter.position();
-        let Some(buf) = buf.get_mut(..total) else {
-            return Err(EncodeError::BufferTooSmall { needed: total });
-        };
-        let Ok(()) = self.write::<_, ALL>(rem, &mut SliceOut::new(buf));
-        Ok(total)
+        imp::encode(self, buf)
     }
 
     /// The PUBLISH payload (empty for other packets).
@@ -705,5 +595,101 @@ impl From<ConnAck> for Packet<'_> {
 impl<'a> From<SubAck<'a>> for Packet<'a> {
     fn from(s: SubAck<'a>) -> Self {
         Self::SubAck(s)
+    }
+}
+
+/// Helpers of the parse/emit tests at the bottom of each packet file.
+#[cfg(test)]
+pub(crate) mod test_util {
+    use super::{Packet, decode};
+    use crate::status::Status;
+    use std::vec::Vec;
+
+    /// Encodes `p` into a buffer poisoned with 0xa5 and four bytes longer than needed; checks
+    /// that the length matches `encoded_len` and that nothing past it was written.
+    pub(crate) fn emit(p: &Packet<'_>) -> Vec<u8> {
+        let len = p.encoded_len();
+        let mut buf = std::vec![0xa5u8; len + 4];
+        let n = p.encode(&mut buf).expect("the packet encodes");
+        assert_eq!(n, len, "encode and encoded_len disagree for {p:?}");
+        assert_eq!(&buf[n..], &[0xa5; 4], "wrote past the packet: {p:?}");
+        buf.truncate(n);
+        buf
+    }
+
+    /// Decodes `bytes`, which must be exactly one packet.
+    pub(crate) fn parse(bytes: &[u8]) -> Packet<'_> {
+        match decode(bytes) {
+            Ok(Status::Complete((p, n))) => {
+                assert_eq!(n, bytes.len(), "consumed");
+                p
+            }
+            other => panic!("{bytes:02x?} did not decode: {other:?}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_util::{emit, parse};
+    use super::*;
+    use crate::error::EncodeError;
+
+    fn id(v: u16) -> PacketId {
+        PacketId::new(v).unwrap()
+    }
+
+    /// Every packet without a payload, with its exact bytes: the one encoder writes each of
+    /// them, and the decoder reads them back.
+    #[test]
+    fn fixed_size_packets_parse_and_emit() {
+        let cases: [(Packet<'static>, &[u8]); 8] = [
+            (Packet::PubAck(id(0x1234)), &[0x40, 0x02, 0x12, 0x34]),
+            (Packet::PubRec(id(7)), &[0x50, 0x02, 0x00, 0x07]),
+            // PUBREL has the required flags 0b0010.
+            (Packet::PubRel(id(7)), &[0x62, 0x02, 0x00, 0x07]),
+            (Packet::PubComp(id(7)), &[0x70, 0x02, 0x00, 0x07]),
+            (Packet::UnsubAck(id(0xfffe)), &[0xb0, 0x02, 0xff, 0xfe]),
+            (Packet::PingReq, &[0xc0, 0x00]),
+            (Packet::PingResp, &[0xd0, 0x00]),
+            (Packet::Disconnect, &[0xe0, 0x00]),
+        ];
+        for (packet, bytes) in cases {
+            assert_eq!(emit(&packet), bytes, "{packet:?}");
+            assert_eq!(parse(bytes), packet);
+            assert_eq!(packet.encoded_len(), bytes.len());
+        }
+    }
+
+    #[test]
+    fn fixed_size_packets_refuse_a_body_of_the_wrong_length() {
+        assert_eq!(
+            decode(&[0x40, 0x03, 0x00, 0x07, 0x00]),
+            Err(DecodeError::TrailingBytes)
+        );
+        assert_eq!(decode(&[0x40, 0x01, 0x00]), Err(DecodeError::UnexpectedEnd));
+        assert_eq!(decode(&[0xc0, 0x01, 0x00]), Err(DecodeError::TrailingBytes));
+        assert_eq!(decode(&[0x40, 0x02, 0x00, 0x00]), Err(DecodeError::PacketIdZero));
+        // PUBREL without its required flag bit.
+        assert!(matches!(
+            decode(&[0x60, 0x02, 0x00, 0x07]),
+            Err(DecodeError::InvalidFlags { .. })
+        ));
+    }
+
+    #[test]
+    fn a_buffer_too_small_is_left_untouched() {
+        let mut buf = [0xa5u8; 3];
+        assert_eq!(
+            Packet::PubAck(id(1)).encode(&mut buf),
+            Err(EncodeError::BufferTooSmall { needed: 4 })
+        );
+        assert_eq!(buf, [0xa5; 3]);
+        assert_eq!(
+            encode_from_client(&Packet::PingResp, &mut [0u8; 8]),
+            Err(EncodeError::ServerOnlyPacket)
+        );
+        assert_eq!(encode_from_client(&Packet::PingReq, &mut buf), Ok(2));
+        assert_eq!(&buf[..2], &[0xc0, 0x00]);
     }
 }

@@ -66,31 +66,6 @@ impl<'a> Publish<'a> {
         })
     }
 
-    /// Assembles a decoded PUBLISH from checked `flags` (QoS 0 to 2; the low nibble of byte 0,
-    /// or all of byte 0: only the flag bits are read), its topic, the packet
-    /// identifier read for QoS 1 and 2 (any placeholder for QoS 0), and the payload.
-    #[cfg(not(feature = "perf"))]
-    pub(crate) fn from_parts(
-        flags: u8,
-        topic: TopicName<'a>,
-        id: crate::types::PacketId,
-        payload: &'a [u8],
-    ) -> Self {
-        // The QoS bits pick the variant (QoS 3 was refused with the fixed header).
-        let delivery = match (flags >> 1) & 3 {
-            0 => Delivery::AtMostOnce,
-            1 => Delivery::AtLeastOnce(id),
-            _ => Delivery::ExactlyOnce(id),
-        };
-        Self {
-            dup: flags & 0x08 != 0,
-            delivery,
-            retain: flags & 0x01 != 0,
-            topic,
-            payload,
-        }
-    }
-
     pub(crate) fn validate(&self) -> Result<(), EncodeError> {
         // DUP set at QoS 0, in one comparison: the flag (0 or 1) above the QoS (0 to 2).
         if u8::from(self.dup) > self.qos().as_u8() {
@@ -106,5 +81,58 @@ impl<'a> Publish<'a> {
         }
         // Last and in one piece: `Packet::encode_head` relies on both.
         o.put(self.payload)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::packet::test_util::{emit, parse};
+    use crate::packet::{Packet, decode};
+    use crate::types::PacketId;
+
+    static PACKET_BYTES: [u8; 11] = [
+        0x32, 9, // PUBLISH, QoS 1, Remaining Length 9
+        0x00, 0x03, b'a', b'/', b'b', // topic name
+        0x00, 0x0a, // packet identifier 10
+        b'h', b'i', // payload
+    ];
+
+    #[test]
+    fn test_parse_and_emit() {
+        let topic = TopicName::new("a/b").unwrap();
+        let id = PacketId::new(10).unwrap();
+        let packet = Packet::Publish(Publish::new(topic, b"hi", Delivery::AtLeastOnce(id), false));
+        assert_eq!(parse(&PACKET_BYTES), packet);
+        assert_eq!(emit(&packet), PACKET_BYTES);
+    }
+
+    #[test]
+    fn retained_qos0_with_an_empty_payload() {
+        let bytes = [0x31, 0x05, 0x00, 0x03, b'a', b'/', b'b'];
+        let topic = TopicName::new("a/b").unwrap();
+        let packet = Packet::Publish(Publish::new(topic, b"", Delivery::AtMostOnce, true));
+        assert_eq!(emit(&packet), bytes);
+        assert_eq!(parse(&bytes), packet);
+    }
+
+    #[test]
+    fn dup_at_qos0_and_wildcard_topics_are_refused() {
+        // [MQTT-3.3.1-2]
+        assert_eq!(
+            decode(&[0x38, 0x05, 0, 3, b'a', b'/', b'b']),
+            Err(DecodeError::DupWithQos0)
+        );
+        let mut p = Publish::new(TopicName::new("a").unwrap(), b"", Delivery::AtMostOnce, false);
+        p.dup = true;
+        assert_eq!(
+            Packet::Publish(p).encode(&mut [0; 16]),
+            Err(EncodeError::DupWithQos0)
+        );
+        // [MQTT-3.3.2-2]
+        assert_eq!(
+            decode(&[0x30, 0x05, 0, 3, b'a', b'/', b'+']),
+            Err(DecodeError::WildcardInTopicName)
+        );
     }
 }

@@ -58,9 +58,6 @@ mod sealed {
     pub trait EntryCodec<'a>: Sized + Copy {
         /// Parses and validates one entry.
         fn parse(r: &mut Reader<'a>) -> Result<Self, DecodeError>;
-        /// Encoded length of the entry (only the `perf` encoder adds lengths up).
-        #[cfg(feature = "perf")]
-        fn encoded_len(&self) -> usize;
         /// Writes the entry.
         fn write<O: Out>(&self, o: &mut O) -> Result<(), O::Error>;
         /// The next entry of bytes the decoder has already validated, or `None` at the end.
@@ -87,13 +84,17 @@ impl<'a> sealed::EntryCodec<'a> for Subscription<'a> {
             None => Err(DecodeError::InvalidRequestedQos(b)),
         }
     }
-    #[cfg(feature = "perf")]
-    fn encoded_len(&self) -> usize {
-        3 + self.filter.len()
-    }
     fn write<O: Out>(&self, o: &mut O) -> Result<(), O::Error> {
         o.put_field(self.filter.as_bytes())?;
         o.put_u8(self.qos.as_u8())
+    }
+    fn next_decoded(bytes: &mut &'a [u8]) -> Option<Self> {
+        // Validated when decoded: the filter's rules are not checked a second time.
+        let mut r = Reader(bytes);
+        let filter = TopicFilter::decoded(r.validated_str()?);
+        let qos = QoS::from_u8(r.u8().ok()?)?;
+        *bytes = r.0;
+        Some(Self { filter, qos })
     }
 }
 
@@ -101,12 +102,15 @@ impl<'a> sealed::EntryCodec<'a> for TopicFilter<'a> {
     fn parse(r: &mut Reader<'a>) -> Result<Self, DecodeError> {
         r.topic_filter()
     }
-    #[cfg(feature = "perf")]
-    fn encoded_len(&self) -> usize {
-        2 + self.len()
-    }
     fn write<O: Out>(&self, o: &mut O) -> Result<(), O::Error> {
         o.put_field(self.as_bytes())
+    }
+    fn next_decoded(bytes: &mut &'a [u8]) -> Option<Self> {
+        // Validated when decoded: the filter's rules are not checked a second time.
+        let mut r = Reader(bytes);
+        let filter = Self::decoded(r.validated_str()?);
+        *bytes = r.0;
+        Some(filter)
     }
 }
 
@@ -117,10 +121,6 @@ impl<'a> sealed::EntryCodec<'a> for SubAckReturnCode {
         };
         r.0 = rest;
         Self::from_u8(b).ok_or(DecodeError::InvalidSubAckCode(b))
-    }
-    #[cfg(feature = "perf")]
-    fn encoded_len(&self) -> usize {
-        1
     }
     fn write<O: Out>(&self, o: &mut O) -> Result<(), O::Error> {
         o.put_u8(self.as_u8())
@@ -212,15 +212,6 @@ impl<'a, T: Entry<'a>> Entries<'a, T> {
         Ok(())
     }
 
-    /// Encoded length of the whole list.
-    #[cfg(feature = "perf")]
-    pub(crate) fn encoded_len(&self) -> usize {
-        match self.repr {
-            Repr::Wire { bytes, .. } => bytes.len(),
-            Repr::Slice(s) => s.iter().fold(0usize, |n, e| n.saturating_add(e.encoded_len())),
-        }
-    }
-
     pub(crate) fn write<O: Out>(&self, o: &mut O) -> Result<(), O::Error> {
         match self.repr {
             Repr::Wire { bytes, .. } => o.put(bytes),
@@ -235,7 +226,7 @@ impl<'a> Entries<'a, SubAckReturnCode> {
     pub(crate) fn parse_codes(r: &mut Reader<'a>) -> Result<Self, DecodeError> {
         let bytes = r.rest();
         if bytes.is_empty() {
-            return Err(DecodeError::EmptyPayload(crate::PacketType::SubAck));
+            return Err(DecodeError::EmptyPayload(crate::types::PacketType::SubAck));
         }
         for &b in bytes {
             if SubAckReturnCode::from_u8(b).is_none() {
@@ -371,7 +362,7 @@ macro_rules! list_packet {
     ($t:ident, $field:ident, $ptype:ident) => {
         list_packet!($t, $field, |r| Entries::parse(
             r,
-            DecodeError::EmptyPayload(crate::PacketType::$ptype)
+            DecodeError::EmptyPayload(crate::types::PacketType::$ptype)
         ));
     };
     ($t:ident, $field:ident, $parse:expr) => {
@@ -397,3 +388,111 @@ macro_rules! list_packet {
 list_packet!(Subscribe, topics, Subscribe);
 list_packet!(SubAck, codes, Entries::parse_codes);
 list_packet!(Unsubscribe, topics, Unsubscribe);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::packet::test_util::{emit, parse};
+    use crate::packet::{Packet, decode};
+    use crate::types::PacketType;
+
+    static SUBSCRIBE_BYTES: [u8; 14] = [
+        0x82, 12, // SUBSCRIBE, Remaining Length 12
+        0x00, 0x01, // packet identifier 1
+        0x00, 0x03, b'a', b'/', b'+', 0x01, // filter "a/+", QoS 1
+        0x00, 0x01, b'#', 0x00, // filter "#", QoS 0
+    ];
+
+    static SUBACK_BYTES: [u8; 6] = [
+        0x90, 4, // SUBACK, Remaining Length 4
+        0x00, 0x01, // packet identifier 1
+        0x01, // granted QoS 1
+        0x80, // failure
+    ];
+
+    static UNSUBSCRIBE_BYTES: [u8; 9] = [
+        0xa2, 7, // UNSUBSCRIBE, Remaining Length 7
+        0x00, 0x02, // packet identifier 2
+        0x00, 0x03, b'a', b'/', b'b', // filter "a/b"
+    ];
+
+    fn id(v: u16) -> PacketId {
+        PacketId::new(v).unwrap()
+    }
+
+    #[test]
+    fn subscribe_parse_and_emit() {
+        let subs = [
+            Subscription {
+                filter: TopicFilter::new("a/+").unwrap(),
+                qos: QoS::AtLeastOnce,
+            },
+            Subscription {
+                filter: TopicFilter::new("#").unwrap(),
+                qos: QoS::AtMostOnce,
+            },
+        ];
+        let packet = Packet::Subscribe(Subscribe {
+            packet_id: id(1),
+            topics: Entries::new(&subs),
+        });
+        assert_eq!(emit(&packet), SUBSCRIBE_BYTES);
+        let Packet::Subscribe(decoded) = parse(&SUBSCRIBE_BYTES) else {
+            panic!("not a SUBSCRIBE")
+        };
+        assert_eq!(decoded.topics.len(), 2);
+        assert!(decoded.topics.iter().eq(subs.iter().copied()));
+        // A decoded list is re-encoded from its wire bytes, to the same bytes.
+        assert_eq!(emit(&Packet::Subscribe(decoded)), SUBSCRIBE_BYTES);
+    }
+
+    #[test]
+    fn suback_parse_and_emit() {
+        let codes = [
+            SubAckReturnCode::Success(QoS::AtLeastOnce),
+            SubAckReturnCode::Failure,
+        ];
+        let packet = Packet::SubAck(SubAck {
+            packet_id: id(1),
+            codes: Entries::new(&codes),
+        });
+        assert_eq!(emit(&packet), SUBACK_BYTES);
+        assert_eq!(parse(&SUBACK_BYTES), packet);
+    }
+
+    #[test]
+    fn unsubscribe_parse_and_emit() {
+        let filters = [TopicFilter::new("a/b").unwrap()];
+        let packet = Packet::Unsubscribe(Unsubscribe {
+            packet_id: id(2),
+            topics: Entries::new(&filters),
+        });
+        assert_eq!(emit(&packet), UNSUBSCRIBE_BYTES);
+        assert_eq!(parse(&UNSUBSCRIBE_BYTES), packet);
+    }
+
+    #[test]
+    fn empty_lists_bad_qos_and_bad_codes_are_refused() {
+        // [MQTT-3.8.3-3]
+        assert_eq!(
+            decode(&[0x82, 0x02, 0x00, 0x01]),
+            Err(DecodeError::EmptyPayload(PacketType::Subscribe))
+        );
+        let none: [Subscription<'_>; 0] = [];
+        let empty = Packet::Subscribe(Subscribe {
+            packet_id: id(1),
+            topics: Entries::new(&none),
+        });
+        assert_eq!(empty.encode(&mut [0; 8]), Err(EncodeError::EmptyPayload));
+        // [MQTT-3.8.3-4]
+        assert_eq!(
+            decode(&[0x82, 0x06, 0x00, 0x01, 0x00, 0x01, b'#', 0x03]),
+            Err(DecodeError::InvalidRequestedQos(3))
+        );
+        // [MQTT-3.9.3-2]
+        assert_eq!(
+            decode(&[0x90, 0x03, 0x00, 0x01, 0x03]),
+            Err(DecodeError::InvalidSubAckCode(3))
+        );
+    }
+}

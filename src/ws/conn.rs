@@ -8,7 +8,7 @@ use super::frame::{
 };
 use super::handshake::Handshake;
 use super::{WsError, WsOptions};
-use crate::Status;
+use crate::status::Status;
 
 /// Size of the stack buffer through which outgoing data is masked.
 pub(crate) const SCRATCH_LEN: usize = 256;

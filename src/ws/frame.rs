@@ -9,7 +9,7 @@
 //! never panics, whatever the input.
 
 use super::WsError;
-use crate::Status;
+use crate::status::Status;
 
 /// The longest frame header: 2 bytes, an 8-byte extended length and a 4-byte masking key.
 pub const MAX_HEADER_LEN: usize = 14;

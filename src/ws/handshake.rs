@@ -10,7 +10,7 @@
 use super::WsError;
 use super::base64;
 use super::sha1::sha1;
-use crate::Status;
+use crate::status::Status;
 
 /// The GUID that RFC 6455 (section 1.3) appends to the key before hashing it.
 pub const GUID: &[u8; 36] = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11";

@@ -543,7 +543,7 @@ mod tests {
     use super::super::frame::{FrameHeader, Opcode, apply_mask};
     use super::super::handshake::Handshake;
     use super::*;
-    use crate::Status;
+    use crate::status::Status;
     use std::collections::VecDeque;
     use std::vec::Vec;
 
