@@ -1,7 +1,8 @@
 //! Session stores: where a client keeps the session state that must survive a device
 //! reset (see [`Change`]). [`SessionStore`] is the seam; [`RamStore`] keeps the records in
-//! memory (for tests, or RAM that survives a warm reset) and
-//! [`FileStore`](super::file_store::FileStore) (feature `std`) in a crash-safe file.
+//! memory (for tests, or RAM that survives a warm reset),
+//! [`FileStore`](super::file_store::FileStore) (feature `std`) in a crash-safe file, and
+//! `nor_store::NorFlashStore` (feature `nor-flash`) on any `embedded-storage` NOR flash.
 //!
 //! # How the client uses a store
 //!
