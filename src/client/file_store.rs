@@ -169,17 +169,8 @@ fn crc32(parts: &[&[u8]]) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::client::store::tests::records;
-    use crate::client::store::{RecordSink, Records};
+    use crate::client::store::tests::{List, records};
     use std::format;
-
-    struct List<'a>(&'a [&'a [u8]]);
-
-    impl Records for List<'_> {
-        fn each(&self, f: &mut RecordSink<'_>) -> Result<(), StoreError> {
-            self.0.iter().try_for_each(|r| f(r, &[]))
-        }
-    }
 
     fn temp(name: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("umqtt-file-store-{}-{name}", std::process::id()));

@@ -140,9 +140,11 @@ pub(crate) fn restore<const N: usize, const S: usize>(
 }
 
 /// A store in RAM: `CAP` bytes of records, each prefixed with its length (2 bytes). It
-/// survives what RAM survives: a reset that keeps `.noinit` memory, or a simulated reset
-/// in a test. Writes are atomic because they are memory writes done before the length that
-/// makes them visible.
+/// survives what RAM survives: a simulated reset in a test, or a warm reset that keeps a
+/// `.uninit` section. An append or a clear cut by a reset is atomic (a record cut short is
+/// not replayed, and cut off), but a compaction ([`replace`](SessionStore::replace),
+/// rare: only when the store is full) is not: where resets are real, prefer
+/// `NorFlashStore` or a store of your own.
 #[derive(Debug, Clone)]
 pub struct RamStore<const CAP: usize> {
     bytes: heapless::Vec<u8, CAP>,
@@ -188,21 +190,33 @@ impl<const CAP: usize> SessionStore for RamStore<CAP> {
 
     fn replay(&mut self, f: &mut dyn FnMut(&[u8]) -> Result<(), StoreError>) -> Result<(), StoreError> {
         let mut rest = self.bytes.as_slice();
+        let mut whole = 0;
         while let Some((&[hi, lo], tail)) = rest.split_first_chunk::<2>() {
-            let (record, tail) = tail
-                .split_at_checked(usize::from(u16::from_be_bytes([hi, lo])))
-                .ok_or(StoreError::Corrupt)?;
+            // A record cut short by a reset is not a record.
+            let Some((record, tail)) = tail.split_at_checked(usize::from(u16::from_be_bytes([hi, lo])))
+            else {
+                break;
+            };
             f(record)?;
+            whole += 2 + record.len();
             rest = tail;
         }
+        self.bytes.truncate(whole);
         Ok(())
     }
 
     fn replace(&mut self, records: &dyn Records) -> Result<(), StoreError> {
-        let mut fresh = heapless::Vec::new();
-        records.each(&mut |head, tail| Self::push(&mut fresh, head, tail))?;
-        self.bytes = fresh;
-        Ok(())
+        // Sized first, so that records that do not fit leave the old ones in place.
+        let mut needed = 0;
+        records.each(&mut |head, tail| {
+            needed += 2 + head.len() + tail.len();
+            Ok(())
+        })?;
+        if needed > CAP {
+            return Err(StoreError::Full);
+        }
+        self.bytes.clear();
+        records.each(&mut |head, tail| Self::push(&mut self.bytes, head, tail))
     }
 
     fn clear(&mut self) -> Result<(), StoreError> {
@@ -211,11 +225,37 @@ impl<const CAP: usize> SessionStore for RamStore<CAP> {
     }
 }
 
-/// What the unit tests of the stores share.
+/// What the unit tests of the stores share, and `RamStore`'s own.
 #[cfg(test)]
 pub(crate) mod tests {
-    use super::SessionStore;
+    use super::{RamStore, RecordSink, Records, SessionStore, StoreError};
     use std::vec::Vec;
+
+    /// Records given as a list, each written as one part.
+    pub(crate) struct List<'a>(pub(crate) &'a [&'a [u8]]);
+
+    impl Records for List<'_> {
+        fn each(&self, f: &mut RecordSink<'_>) -> Result<(), StoreError> {
+            self.0.iter().try_for_each(|r| f(r, &[]))
+        }
+    }
+
+    #[test]
+    fn ram_store_drops_a_record_cut_short_and_replaces_only_what_fits() {
+        let mut store = RamStore::<16>::new();
+        store.append(b"A", b"bc").unwrap();
+        store.append(b"D", b"ef").unwrap();
+        // A reset while the second append was under way: its length and one byte made it.
+        store.bytes.truncate(store.bytes.len() - 2);
+        assert_eq!(records(&mut store), [b"Abc".to_vec()]);
+        assert_eq!(store.used(), 5, "the torn tail is cut off");
+        store.append(b"G", b"").unwrap();
+        assert_eq!(records(&mut store), [b"Abc".to_vec(), b"G".to_vec()]);
+        assert_eq!(store.replace(&List(&[&[0; 15]])), Err(StoreError::Full));
+        assert_eq!(records(&mut store), [b"Abc".to_vec(), b"G".to_vec()], "unchanged");
+        store.replace(&List(&[b"X", b"YZ"])).unwrap();
+        assert_eq!(records(&mut store), [b"X".to_vec(), b"YZ".to_vec()]);
+    }
 
     /// Every record `store` replays, copied.
     pub(crate) fn records(store: &mut dyn SessionStore) -> Vec<Vec<u8>> {
