@@ -237,8 +237,11 @@ impl<'b, E, const SUBS: usize> Robust<'b, E, SUBS> {
     {
         self.retry(d, connector, async |d| d.unsubscribe(topic).await)
             .await?;
-        self.forget(topic);
-        self.save_subscriptions()
+        if self.forget(topic) {
+            // Rewritten only when it changed: on flash, a rewrite can cost an erase.
+            self.save_subscriptions()?;
+        }
+        Ok(())
     }
 
     /// `wait_msg` (`block`) and `check_msg` across reconnects; returns whether a message
@@ -283,7 +286,8 @@ impl<'b, E, const SUBS: usize> Robust<'b, E, SUBS> {
         Ok(())
     }
 
-    fn forget(&mut self, topic: &str) {
+    /// Drops `topic` from the remembered subscriptions; returns whether it was there.
+    fn forget(&mut self, topic: &str) -> bool {
         let mut at = 0;
         let mut found = None;
         for (t, _) in subscriptions(&self.subscriptions) {
@@ -298,6 +302,7 @@ impl<'b, E, const SUBS: usize> Robust<'b, E, SUBS> {
             crate::wire::shift_down(&mut self.subscriptions, at + len, at);
             self.subscriptions.truncate(total - len);
         }
+        found.is_some()
     }
 
     /// Renews every remembered subscription (the broker reported no stored session).
