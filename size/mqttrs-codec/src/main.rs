@@ -1,12 +1,13 @@
 //! Job (a) with mqttrs 0.4 (`default-features = false`, i.e. no_std with heapless lists):
-//! encode CONNECT, PUBLISH (QoS 1) and SUBSCRIBE into a slice; decode CONNACK, PUBLISH
-//! (QoS 1) and SUBACK from bytes read at run time. Same inputs as size-umqtt-codec.
+//! encode CONNECT (with a will, a user name and a password), PUBLISH (QoS 1) and SUBSCRIBE
+//! into a slice; decode CONNACK, PUBLISH (QoS 1) and SUBACK from bytes read at run time.
+//! Same inputs as size-umqtt-codec.
 #![cfg_attr(target_os = "none", no_std, no_main)]
 
 use fw::opaque;
 use mqttrs::{
-    Connect, Packet, Pid, Protocol, Publish, QoS, QosPid, Subscribe, SubscribeReturnCodes, SubscribeTopic,
-    decode_slice, encode_slice,
+    Connect, LastWill, Packet, Pid, Protocol, Publish, QoS, QosPid, Subscribe, SubscribeReturnCodes,
+    SubscribeTopic, decode_slice, encode_slice,
 };
 
 static CONNACK: [u8; 4] = [0x20, 0x02, 0x00, 0x00];
@@ -31,9 +32,15 @@ fn job() -> Result<u32, u32> {
         keep_alive: opaque(60),
         client_id: opaque("size-client"),
         clean_session: opaque(true),
-        last_will: None,
-        username: None,
-        password: None,
+        // Will, user name and password: the CONNECT of the tutorials' devices.
+        last_will: Some(LastWill {
+            topic: opaque("dev/status"),
+            message: opaque(b"offline"),
+            qos: QoS::AtLeastOnce,
+            retain: opaque(true),
+        }),
+        username: Some(opaque("user")),
+        password: Some(opaque(b"secret")),
     });
     acc += send(&connect, &mut buf, 1)?;
 

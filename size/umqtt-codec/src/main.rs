@@ -1,5 +1,6 @@
-//! Job (a) with umqtt: encode CONNECT, PUBLISH (QoS 1) and SUBSCRIBE into a slice; decode
-//! CONNACK, PUBLISH (QoS 1) and SUBACK from bytes read at run time.
+//! Job (a) with umqtt: encode CONNECT (with a will, a user name and a password), PUBLISH
+//! (QoS 1) and SUBSCRIBE into a slice; decode CONNACK, PUBLISH (QoS 1) and SUBACK from
+//! bytes read at run time.
 //!
 //! A client decodes with `decode_from_server`, which leaves out the parsers of packets only a
 //! client sends, and encodes with `encode_from_client`, which leaves out the writers of
@@ -9,8 +10,8 @@
 
 use fw::opaque;
 use umqtt::{
-    Connect, Delivery, Entries, Packet, PacketId, Publish, QoS, Status, SubAckReturnCode, Subscribe,
-    Subscription, TopicFilter, TopicName,
+    Connect, Delivery, Entries, LastWill, Packet, PacketId, Publish, QoS, Status, SubAckReturnCode,
+    Subscribe, Subscription, TopicFilter, TopicName,
 };
 
 #[cfg(feature = "general")]
@@ -39,9 +40,15 @@ fn job() -> Result<u32, u32> {
         clean_session: opaque(true),
         keep_alive: opaque(60),
         client_id: opaque("size-client"),
-        will: None,
-        username: None,
-        password: None,
+        // Will, user name and password: the CONNECT of the tutorials' devices.
+        will: Some(LastWill {
+            topic: TopicName::new(opaque("dev/status")).map_err(|_| 1u32)?,
+            message: opaque(b"offline"),
+            qos: QoS::AtLeastOnce,
+            retain: opaque(true),
+        }),
+        username: Some(opaque("user")),
+        password: Some(opaque(b"secret")),
     });
     acc += send(&connect, &mut buf, 1)?;
 
