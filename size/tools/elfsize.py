@@ -170,7 +170,7 @@ def crate_of(name):
 VARIANTS = [
     # (package, label, job)
     ("size-empty", "empty firmware (baseline)", "-"),
-    ("size-umqtt-codec", "(a) umqtt codec", "encode CONNECT, PUBLISH QoS 1, SUBSCRIBE; decode CONNACK, PUBLISH, SUBACK (with `encode_from_client` and `decode_from_server`, as a client does)"),
+    ("size-umqtt-codec", "(a) umqtt codec", "encode CONNECT (with will, user name and password), PUBLISH QoS 1, SUBSCRIBE; decode CONNACK, PUBLISH, SUBACK (with `encode_from_client` and `decode_from_server`, as a client does)"),
     ("size-umqtt-codec-any", "(a′) umqtt codec, general `decode` and `encode`", "job (a) with the general `decode` and `encode` (all fourteen parsers and writers linked)"),
     ("size-umqtt-codec-perf", "(a″) umqtt codec, feature `perf`", "job (a), built with the speed-first `perf` feature"),
     ("size-umqtt-client", "(b) umqtt codec + MqttClient", "connect, subscribe, publish QoS 1, wait_msg + callback, ping, disconnect"),
