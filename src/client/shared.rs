@@ -350,8 +350,8 @@ impl<M: RawMutex, const BUF: usize, const SUBS: usize, const INBOX: usize> Share
         };
         let outcome = poll_fn(|cx| {
             self.with(|i| {
-                if let Some(at) = i.outcomes.iter().position(|(s, _)| *s == seq) {
-                    let (_, outcome) = i.outcomes.swap_remove(at);
+                if let Some(&(_, outcome)) = i.outcomes.iter().find(|(s, _)| *s == seq) {
+                    // Collected: drops it and frees the task's place in `waiting`.
                     i.forget(seq);
                     return Poll::Ready(outcome);
                 }

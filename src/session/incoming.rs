@@ -3,7 +3,7 @@
 
 use super::{Awaiting, Event, Incoming, Phase, ProtocolError, Session};
 use crate::packet::{Packet, Publish};
-use crate::types::{ConnectReturnCode, Delivery};
+use crate::types::{ConnectReturnCode, Delivery, PacketId};
 
 impl<const N: usize, const S: usize> Session<N, S> {
     /// Processes one packet from the server at `now`.
@@ -66,11 +66,8 @@ impl<const N: usize, const S: usize> Session<N, S> {
             Packet::Publish(p) => return Ok(self.handle_publish(p)),
             Packet::PubRel(id) => {
                 // [MQTT-4.3.3-2] release the id; answer PUBCOMP even if it is unknown (the
-                // PUBCOMP may have been lost before a reconnect). The order of the ids does
-                // not matter.
-                if let Some(i) = self.incoming_qos2.iter().position(|&x| x == id) {
-                    self.incoming_qos2.swap_remove(i);
-                }
+                // PUBCOMP may have been lost before a reconnect).
+                self.free_incoming(id);
                 return Ok(reply(Packet::PubComp(id)));
             }
             Packet::PingResp => {
@@ -96,10 +93,7 @@ impl<const N: usize, const S: usize> Session<N, S> {
             }
             (Packet::PubRec(_), Awaiting::PubRec { at, len }) => {
                 // [MQTT-4.3.3-1] from now on only PUBREL is sent for this id.
-                if let Some(p) = self.pending.get_mut(i) {
-                    p.awaiting = Awaiting::PubComp;
-                }
-                self.release(at, len);
+                self.enter_pubrel_stage(i, at, len);
                 return Ok(reply(Packet::PubRel(id)));
             }
             // A repeated PUBREC (after a re-send) gets the PUBREL again.
@@ -150,6 +144,25 @@ impl<const N: usize, const S: usize> Session<N, S> {
         Incoming {
             event: Some(Event::Message(p)),
             reply: ack,
+        }
+    }
+}
+
+impl<const N: usize, const S: usize> Session<N, S> {
+    /// The PUBREC of the QoS 2 message at `pending[i]` (stored at `store[at..at + len]`)
+    /// arrived: its PUBLISH is dropped, and only PUBREL is sent for it from now on.
+    pub(super) fn enter_pubrel_stage(&mut self, i: usize, at: usize, len: usize) {
+        if let Some(p) = self.pending.get_mut(i) {
+            p.awaiting = Awaiting::PubComp;
+        }
+        self.release(at, len);
+    }
+
+    /// The incoming QoS 2 message `id` is released (PUBREL): its identifier may start a new
+    /// message. The order of the identifiers does not matter.
+    pub(super) fn free_incoming(&mut self, id: PacketId) {
+        if let Some(i) = self.incoming_qos2.iter().position(|&x| x == id) {
+            self.incoming_qos2.swap_remove(i);
         }
     }
 }

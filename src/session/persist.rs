@@ -94,10 +94,7 @@ impl<'a> Change<'a> {
 
 /// The packet identifier of a stored QoS 1/2 PUBLISH, or `None` when the bytes are not one.
 fn stored_id(bytes: &[u8]) -> Option<PacketId> {
-    match decode_stored(bytes)?.delivery {
-        Delivery::AtMostOnce => None,
-        Delivery::AtLeastOnce(id) | Delivery::ExactlyOnce(id) => Some(id),
-    }
+    decode_stored(bytes)?.delivery.packet_id()
 }
 
 /// Why session state could not be written to or read from a store.
@@ -148,23 +145,18 @@ impl<const N: usize, const S: usize> Session<N, S> {
         match change {
             Change::Queued(bytes) => {
                 let publish = decode_stored(bytes).ok_or(StoreError::Corrupt)?;
-                let (id, qos2) = match publish.delivery {
+                let (at, len) = (self.store.len(), bytes.len());
+                let (id, awaiting) = match publish.delivery {
                     Delivery::AtMostOnce => return Err(StoreError::Corrupt),
-                    Delivery::AtLeastOnce(id) => (id, false),
-                    Delivery::ExactlyOnce(id) => (id, true),
+                    Delivery::AtLeastOnce(id) => (id, Awaiting::PubAck { at, len }),
+                    Delivery::ExactlyOnce(id) => (id, Awaiting::PubRec { at, len }),
                 };
                 if self.is_pending(id) {
                     return Err(StoreError::Corrupt);
                 }
-                let at = self.store.len();
-                let len = bytes.len();
                 if len > S - at {
                     return Err(StoreError::TooSmall { needed: at + len });
                 }
-                let awaiting = match qos2 {
-                    false => Awaiting::PubAck { at, len },
-                    true => Awaiting::PubRec { at, len },
-                };
                 self.push_restored(id, awaiting)?;
                 // Cannot fail: the room was checked above.
                 let _ = self.store.extend_from_slice(bytes);
@@ -174,12 +166,7 @@ impl<const N: usize, const S: usize> Session<N, S> {
                 self.next_id = id.next();
             }
             Change::Released(id) => match self.find(id) {
-                Some((i, Awaiting::PubRec { at, len })) => {
-                    if let Some(p) = self.pending.get_mut(i) {
-                        p.awaiting = Awaiting::PubComp;
-                    }
-                    self.release(at, len);
-                }
+                Some((i, Awaiting::PubRec { at, len })) => self.enter_pubrel_stage(i, at, len),
                 Some((_, Awaiting::PubComp)) => {}
                 Some(_) => return Err(StoreError::Corrupt),
                 // Compacted away: the PUBLISH is no longer stored, only the PUBREL stage.
@@ -197,11 +184,7 @@ impl<const N: usize, const S: usize> Session<N, S> {
                         .map_err(|_| StoreError::TooSmall { needed: N + 1 })?;
                 }
             }
-            Change::Freed(id) => {
-                if let Some(i) = self.incoming_qos2.iter().position(|&x| x == id) {
-                    self.incoming_qos2.swap_remove(i);
-                }
-            }
+            Change::Freed(id) => self.free_incoming(id),
         }
         // A restored session is a session to resume, not to clean.
         self.clean_session = false;
