@@ -21,9 +21,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use umqtt::QoS;
+use umqtt::client::MqttClient;
 use umqtt::client::file_store::FileStore;
 use umqtt::client::std_net::TcpTransport;
-use umqtt::client::{ClientOptions, MqttClient};
 use umqtt::packet::Packet;
 
 const USAGE: &str = "usage: persist --store path [-n count] [-t topic] [-i client-id] \
@@ -79,8 +79,7 @@ fn run(job: &Job<'_>) -> Result<(), Box<dyn std::error::Error>> {
     let (mut rx, mut tx) = ([0u8; 256], [0u8; 256]);
     let transport = TcpTransport::connect((job.host, job.port))?;
     let mut client: MqttClient<_, 16, 4096> =
-        MqttClient::new_sized(transport, job.client_id, &mut rx, &mut tx)
-            .with_options(ClientOptions::default());
+        MqttClient::new_sized(transport, job.client_id, &mut rx, &mut tx);
     client.set_store(&mut store)?;
     // The readings the previous run handed to `publish` whose acknowledgement it did not
     // see: the session re-sends them, so the job goes on after the last of them.
