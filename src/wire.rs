@@ -206,8 +206,8 @@ pub fn decode_remaining_len(buf: &[u8]) -> Result<Status<(usize, usize)>, Decode
     Ok(Status::need(1))
 }
 
-/// Where an encoder writes. Encoders call it only after every check has passed, so a
-/// failure here can only come from the underlying writer.
+/// Where an encoder writes. Encoders call it only after every check has passed and the
+/// packet's length is known, so a failure here can only come from the underlying writer.
 pub trait Out {
     /// The sink's error.
     type Error;
@@ -229,68 +229,22 @@ pub trait Out {
     /// Appends a length-prefixed string or binary field (length checked by the caller).
     #[inline]
     fn put_field(&mut self, bytes: &[u8]) -> Result<(), Self::Error> {
-        self.put_opt_field(Some(bytes))
-    }
-
-    /// Appends an optional length-prefixed field: nothing for `None`. (The one body of both
-    /// field writers, not inlined; an `Option<&[u8]>` is passed like a `&[u8]`, so a present
-    /// field costs only the test.)
-    #[inline(never)]
-    fn put_opt_field(&mut self, bytes: Option<&[u8]>) -> Result<(), Self::Error> {
-        if let Some(b) = bytes {
-            self.put_u16(b.len() as u16)?;
-            self.put(b)?;
-        }
-        Ok(())
-    }
-
-    /// Appends a Remaining Length (at most [`MAX_REMAINING_LEN`], checked by the caller).
-    #[inline]
-    fn put_remaining_len(&mut self, mut n: usize) -> Result<(), Self::Error> {
-        if n < 128 {
-            return self.put_u8(n as u8);
-        }
-        let mut tmp = [0u8; 4];
-        let mut len = 0;
-        for slot in tmp.iter_mut() {
-            let mut b = (n & 0x7f) as u8;
-            n >>= 7;
-            if n > 0 {
-                b |= 0x80;
-            }
-            *slot = b;
-            len += 1;
-            if n == 0 {
-                break;
-            }
-        }
-        self.put(tmp.get(..len).unwrap_or(&tmp))
+        self.put_u16(bytes.len() as u16)?;
+        self.put(bytes)
     }
 }
 
-/// Writes into a slice, and counts. A field that does not fit is skipped but still counted,
-/// so a sink over an empty slice measures a packet, and the encoders measure with the same
-/// code they write with. Callers check the length first, so a real write always fits.
-pub struct SliceOut<'a> {
-    buf: &'a mut [u8],
-    pos: usize,
-}
+/// Writes into a slice that the encoder has already cut to the packet's exact length, so
+/// every write fits: each one is a length test and a copy (a store for one or two bytes),
+/// with no position to keep. A write that does not fit is skipped, which
+/// [`Packet::encode_head`](crate::Packet) uses to leave out a PUBLISH payload; nothing is
+/// written past the slice and nothing panics.
+pub struct SliceOut<'a>(&'a mut [u8]);
 
 impl<'a> SliceOut<'a> {
     /// Starts writing at the beginning of `buf`.
     pub fn new(buf: &'a mut [u8]) -> Self {
-        Self { buf, pos: 0 }
-    }
-
-    /// Bytes written (or counted) so far, saturating at `usize::MAX`.
-    pub fn position(&self) -> usize {
-        self.pos
-    }
-
-    /// Counts `n` bytes without writing them (the fixed header; `packet/fast.rs` also adds
-    /// body lengths up).
-    pub fn skip(&mut self, n: usize) {
-        self.pos = self.pos.saturating_add(n);
+        Self(buf)
     }
 }
 
@@ -299,12 +253,44 @@ impl Out for SliceOut<'_> {
 
     #[inline]
     fn put(&mut self, bytes: &[u8]) -> Result<(), Infallible> {
-        let (end, over) = self.pos.overflowing_add(bytes.len());
-        if let Some(dst) = self.buf.get_mut(self.pos..end) {
+        let buf = core::mem::take(&mut self.0);
+        if let Some((dst, rest)) = buf.split_at_mut_checked(bytes.len()) {
             dst.copy_from_slice(bytes);
+            self.0 = rest;
         }
-        self.pos = if over { usize::MAX } else { end };
         Ok(())
+    }
+
+    #[inline]
+    fn put_u8(&mut self, b: u8) -> Result<(), Infallible> {
+        if let Some((dst, rest)) = core::mem::take(&mut self.0).split_first_mut() {
+            *dst = b;
+            self.0 = rest;
+        }
+        Ok(())
+    }
+
+    #[inline]
+    fn put_u16(&mut self, v: u16) -> Result<(), Infallible> {
+        if let Some((dst, rest)) = core::mem::take(&mut self.0).split_first_chunk_mut::<2>() {
+            *dst = v.to_be_bytes();
+            self.0 = rest;
+        }
+        Ok(())
+    }
+}
+
+/// Writes a Remaining Length (at most [`MAX_REMAINING_LEN`], checked by the caller): seven
+/// bits a byte, low first, the top bit set on every byte but the last (2.2.3).
+#[inline]
+pub fn put_remaining_len<O: Out>(o: &mut O, mut n: usize) -> Result<(), O::Error> {
+    loop {
+        let b = (n & 0x7f) as u8;
+        n >>= 7;
+        if n == 0 {
+            return o.put_u8(b);
+        }
+        o.put_u8(b | 0x80)?;
     }
 }
 
@@ -341,9 +327,9 @@ mod tests {
     fn enc(n: usize) -> ([u8; 4], usize) {
         let mut b = [0u8; 4];
         let mut o = SliceOut::new(&mut b);
-        let Ok(()) = o.put_remaining_len(n);
-        let p = o.position();
-        (b, p)
+        let Ok(()) = put_remaining_len(&mut o, n);
+        let left = o.0.len();
+        (b, 4 - left)
     }
 
     #[test]

@@ -97,8 +97,11 @@ impl<'a> Connect<'a> {
         })
     }
 
-    pub(crate) fn validate(&self) -> Result<(), EncodeError> {
-        check_str(self.client_id)?;
+    /// Every rule an encoder checks, and the Remaining Length: the 10-byte variable header,
+    /// then each field with its 2-byte length (no sum can overflow once each field is known
+    /// to be at most 65,535 bytes).
+    pub(crate) fn check(&self) -> Result<usize, EncodeError> {
+        let mut n = 12 + check_str(self.client_id)?;
         // An empty identifier without a clean session: both zero in one test (one ORR of two
         // registers on Cortex-M).
         let no_id_to_resume = self.client_id.len() | usize::from(self.clean_session) == 0;
@@ -107,22 +110,21 @@ impl<'a> Connect<'a> {
         }
         if let Some(w) = &self.will {
             // (The topic is a `TopicName`, at most 65,535 bytes by construction.)
-            check_len(w.message.len())?;
+            n += 4 + w.topic.as_bytes().len() + check_len(w.message.len())?;
         }
         // A password needs a user name. Judged before the user name's own checks: only a
         // missing user name breaks this rule and only a present one can break those, so the
-        // first error is the same, and the missing-user-name case needs no branch of its own
-        // after them.
+        // first error is the same.
         if self.password.is_some() && self.username.is_none() {
             return Err(EncodeError::PasswordWithoutUserName);
         }
         if let Some(u) = self.username {
-            check_str(u)?;
+            n += 2 + check_str(u)?;
         }
         if let Some(p) = self.password {
-            check_len(p.len())?;
+            n += 2 + check_len(p.len())?;
         }
-        Ok(())
+        Ok(n)
     }
 
     fn flags(&self) -> u8 {
@@ -145,6 +147,24 @@ impl<'a> Connect<'a> {
         f
     }
 
+    /// The Remaining Length without the checks, for [`Packet::encoded_len`](crate::Packet),
+    /// saturating (a field that long is refused by [`check`](Self::check) anyway).
+    pub(crate) fn body_len(&self) -> usize {
+        let mut n = 12 + self.client_id.len();
+        if let Some(w) = &self.will {
+            n = n
+                .saturating_add(4 + w.topic.as_bytes().len())
+                .saturating_add(w.message.len());
+        }
+        if let Some(u) = self.username {
+            n = n.saturating_add(2 + u.len());
+        }
+        if let Some(p) = self.password {
+            n = n.saturating_add(2 + p.len());
+        }
+        n
+    }
+
     pub(crate) fn write<O: Out>(&self, o: &mut O) -> Result<(), O::Error> {
         // The 10-byte variable header: the constant protocol name and level in one write
         // straight from flash, then flags and keep alive.
@@ -156,27 +176,33 @@ impl<'a> Connect<'a> {
             o.put_field(w.topic.as_bytes())?;
             o.put_field(w.message)?;
         }
-        o.put_opt_field(self.username.map(str::as_bytes))?;
-        o.put_opt_field(self.password)
-    }
-}
-
-/// Length rule for every string and binary field (1.5.3).
-pub(crate) fn check_len(len: usize) -> Result<(), EncodeError> {
-    if len > MAX_FIELD_LEN {
-        Err(EncodeError::FieldTooLong)
-    } else {
+        if let Some(u) = self.username {
+            o.put_field(u.as_bytes())?;
+        }
+        if let Some(p) = self.password {
+            o.put_field(p)?;
+        }
         Ok(())
     }
 }
 
-/// String rules an encoder must check for a plain `&str` ([MQTT-1.5.3-2] and 1.5.3 length).
-pub(crate) fn check_str(s: &str) -> Result<(), EncodeError> {
-    check_len(s.len())?;
+/// Length rule for every string and binary field (1.5.3); returns the length.
+pub(crate) fn check_len(len: usize) -> Result<usize, EncodeError> {
+    if len > MAX_FIELD_LEN {
+        Err(EncodeError::FieldTooLong)
+    } else {
+        Ok(len)
+    }
+}
+
+/// String rules an encoder must check for a plain `&str` ([MQTT-1.5.3-2] and 1.5.3 length);
+/// returns the length.
+pub(crate) fn check_str(s: &str) -> Result<usize, EncodeError> {
+    let len = check_len(s.len())?;
     if wire::contains_nul(s.as_bytes()) {
         return Err(EncodeError::NullCharacter);
     }
-    Ok(())
+    Ok(len)
 }
 
 #[cfg(test)]

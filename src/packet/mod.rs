@@ -42,14 +42,6 @@ mod connect;
 mod publish;
 mod subscribe;
 
-// The one switch between the two encoders: the default, size-first `compact.rs` (what a
-// firmware links) and, with feature `perf`, the speed-first `fast.rs`. Both give the same
-// bytes and the same errors; `tests/` run against either, and `docs/size.md` / `bench/`
-// measure what each costs and gains. Nothing outside these two files depends on the feature.
-#[cfg_attr(not(feature = "perf"), path = "compact.rs")]
-#[cfg_attr(feature = "perf", path = "fast.rs")]
-mod imp;
-
 pub use connack::ConnAck;
 pub use connect::{Connect, LastWill};
 pub use publish::Publish;
@@ -359,7 +351,7 @@ pub fn encode(packet: &Packet<'_>, buf: &mut [u8]) -> Result<usize, EncodeError>
 /// # Errors
 /// As [`Packet::encode`], plus [`EncodeError::ServerOnlyPacket`].
 pub fn encode_from_client(packet: &Packet<'_>, buf: &mut [u8]) -> Result<usize, EncodeError> {
-    imp::encode_from_client(packet, buf)
+    packet.encode_as::<false, true>(buf)
 }
 
 impl<'a> Packet<'a> {
@@ -391,76 +383,86 @@ impl<'a> Packet<'a> {
         }
     }
 
-    fn first_byte(&self) -> u8 {
-        let t = self.packet_type();
-        let flags = match self {
-            Self::Publish(p) => p.flags(),
-            _ => PacketType::fixed_flags(t as u8),
-        };
-        ((t as u8) << 4) | flags
-    }
-
-    /// Every check the encoder makes before writing; returns the Remaining Length. With
-    /// `ALL = false`, CONNACK and SUBACK are not handled (see [`write_body`](Self::write_body)).
-    /// With `SERVER_ONLY` ([`encode_from_client`]) the packets only a server sends (CONNACK,
-    /// SUBACK, UNSUBACK, PINGRESP) are refused first, with [`EncodeError::ServerOnlyPacket`].
+    /// Every check the encoder makes before writing; returns byte 0 of the fixed header and
+    /// the Remaining Length. With `ALL = false`, CONNACK and SUBACK are not handled (see
+    /// [`write_body`](Self::write_body)). With `CLIENT` ([`encode_from_client`]) the packets
+    /// only a server sends (CONNACK, SUBACK, UNSUBACK, PINGRESP) are refused first, with
+    /// [`EncodeError::ServerOnlyPacket`].
     ///
-    /// `counter` (a new sink with no room) counts the body, then the fixed header is added to
-    /// it (its length follows from the Remaining Length alone, so it is not written out): on
-    /// success its position is the length of the whole packet.
-    fn prepare<const ALL: bool, const SERVER_ONLY: bool>(
-        &self,
-        counter: &mut SliceOut<'_>,
-    ) -> Result<usize, EncodeError> {
-        match self {
-            Self::ConnAck(_) | Self::SubAck(_) | Self::UnsubAck(_) | Self::PingResp if SERVER_ONLY => {
+    /// One `match` checks and sizes each type, so the type is dispatched on once before
+    /// writing; the lengths are added up, not counted by a dry run of the writer.
+    #[inline]
+    fn head<const ALL: bool, const CLIENT: bool>(&self) -> Result<(u8, usize), EncodeError> {
+        let t = self.packet_type();
+        let mut first = ((t as u8) << 4) | PacketType::fixed_flags(t as u8);
+        let rem = match self {
+            Self::ConnAck(_) | Self::SubAck(_) | Self::UnsubAck(_) | Self::PingResp if CLIENT => {
                 return Err(EncodeError::ServerOnlyPacket);
             }
-            Self::Connect(c) => c.validate()?,
-            Self::Publish(p) => p.validate()?,
-            Self::Subscribe(s) => s.validate()?,
-            Self::Unsubscribe(u) => u.validate()?,
-            Self::ConnAck(c) if ALL => c.validate()?,
-            Self::SubAck(s) if ALL => s.validate()?,
-            _ => {}
-        }
-        imp::count_body::<ALL>(self, counter);
-        let rem = counter.position();
+            Self::Connect(c) => c.check()?,
+            Self::Publish(p) => {
+                p.validate()?;
+                first |= p.flags();
+                p.body_len()
+            }
+            Self::Subscribe(s) => {
+                s.validate()?;
+                s.body_len()
+            }
+            Self::Unsubscribe(u) => {
+                u.validate()?;
+                u.body_len()
+            }
+            Self::ConnAck(c) if ALL => {
+                c.validate()?;
+                2
+            }
+            Self::SubAck(s) if ALL => {
+                s.validate()?;
+                s.body_len()
+            }
+            Self::PubAck(_) | Self::PubRec(_) | Self::PubRel(_) | Self::PubComp(_) | Self::UnsubAck(_) => 2,
+            // (CONNACK and SUBACK arrive here only without `ALL`, whose callers never
+            // encode them: `write_body` writes nothing for them then.)
+            Self::PingReq | Self::PingResp | Self::Disconnect | Self::ConnAck(_) | Self::SubAck(_) => 0,
+        };
         if rem > MAX_REMAINING_LEN {
             return Err(EncodeError::PacketTooLarge);
         }
-        // The fixed header: byte 0 and one length byte per started 7 bits.
-        let (mut n, mut len) = (rem, 1);
-        loop {
-            len += 1;
-            n >>= 7;
-            if n == 0 {
-                break;
-            }
-        }
-        counter.skip(len);
-        Ok(rem)
+        Ok((first, rem))
     }
 
-    /// Writes the fixed header for a Remaining Length of `rem` (at most [`MAX_REMAINING_LEN`]):
-    /// byte 0, then the variable-byte length, one byte at a time; then the body.
-    fn write<O: Out, const ALL: bool>(&self, rem: usize, o: &mut O) -> Result<(), O::Error> {
-        o.put_u8(self.first_byte())?;
-        let mut n = rem;
-        loop {
-            let b = (n & 0x7f) as u8;
-            n >>= 7;
-            o.put_u8(b | (u8::from(n > 0) << 7))?;
-            if n == 0 {
-                break;
-            }
+    /// The Remaining Length, unchecked (saturating at `usize::MAX`).
+    fn body_len(&self) -> usize {
+        match self {
+            Self::Connect(c) => c.body_len(),
+            Self::Publish(p) => p.body_len(),
+            Self::Subscribe(s) => s.body_len(),
+            Self::SubAck(s) => s.body_len(),
+            Self::Unsubscribe(u) => u.body_len(),
+            Self::ConnAck(_)
+            | Self::PubAck(_)
+            | Self::PubRec(_)
+            | Self::PubRel(_)
+            | Self::PubComp(_)
+            | Self::UnsubAck(_) => 2,
+            Self::PingReq | Self::PingResp | Self::Disconnect => 0,
         }
+    }
+
+    /// Writes the fixed header (byte 0 `first`, a Remaining Length `rem` of at most
+    /// [`MAX_REMAINING_LEN`]), then the body.
+    #[inline]
+    fn write<O: Out, const ALL: bool>(&self, (first, rem): (u8, usize), o: &mut O) -> Result<(), O::Error> {
+        o.put_u8(first)?;
+        wire::put_remaining_len(o, rem)?;
         self.write_body::<O, ALL>(o)
     }
 
     /// Writes the variable header and payload. With `ALL = false` the two types only a server
     /// sends with a body, CONNACK and SUBACK, write nothing: a client never encodes them, so
     /// its firmware does not carry their writers.
+    #[inline]
     fn write_body<O: Out, const ALL: bool>(&self, o: &mut O) -> Result<(), O::Error> {
         match self {
             Self::Connect(c) => c.write(o),
@@ -479,12 +481,26 @@ impl<'a> Packet<'a> {
         }
     }
 
+    /// Check, size, then write into exactly the packet's bytes of `buf`: the one encoder
+    /// behind [`encode`](Self::encode) and [`encode_from_client`] (see [`check`](Self::check)
+    /// for `ALL` and `CLIENT`).
+    #[inline(always)]
+    fn encode_as<const ALL: bool, const CLIENT: bool>(&self, buf: &mut [u8]) -> Result<usize, EncodeError> {
+        let head = self.head::<ALL, CLIENT>()?;
+        let total = 1 + wire::remaining_len_size(head.1) + head.1;
+        let Some(buf) = buf.get_mut(..total) else {
+            return Err(EncodeError::BufferTooSmall { needed: total });
+        };
+        let Ok(()) = self.write::<_, ALL>(head, &mut SliceOut::new(buf));
+        Ok(total)
+    }
+
     /// Number of bytes [`encode`](Self::encode) writes for this packet.
     ///
     /// Meaningful only for packets the encoder accepts; for a packet over the size limit it
     /// still returns the (unencodable) length, saturating at `usize::MAX`.
     pub fn encoded_len(&self) -> usize {
-        let rem = imp::body_len(self);
+        let rem = self.body_len();
         rem.saturating_add(1 + wire::remaining_len_size(rem))
     }
 
@@ -498,7 +514,7 @@ impl<'a> Packet<'a> {
     /// * the spec rule the packet breaks (for example [`EncodeError::DupWithQos0`],
     ///   [`EncodeError::PasswordWithoutUserName`], [`EncodeError::FieldTooLong`]).
     pub fn encode(&self, buf: &mut [u8]) -> Result<usize, EncodeError> {
-        imp::encode(self, buf)
+        self.encode_as::<true, false>(buf)
     }
 
     /// The PUBLISH payload (empty for other packets).
@@ -519,16 +535,18 @@ impl<'a> Packet<'a> {
             self.packet_type().sent_by_client(),
             "encode_head is for what a client sends"
         );
-        let mut counter = SliceOut::new(&mut []);
-        let rem = self.prepare::<false, false>(&mut counter)?;
+        let (first, rem) = self.head::<false, false>()?;
         let tail = self.tail();
-        let head = counter.position() - tail.len();
+        let head = 1 + wire::remaining_len_size(rem) + rem - tail.len();
         if buf.len() < head {
             return Err(EncodeError::BufferTooSmall { needed: head });
         }
         // The payload is the last field and is written in one piece, so in a sink of exactly
         // `head` bytes it does not fit and is skipped: everything before it is written.
-        let Ok(()) = self.write::<_, false>(rem, &mut SliceOut::new(buf.get_mut(..head).unwrap_or_default()));
+        let Ok(()) = self.write::<_, false>(
+            (first, rem),
+            &mut SliceOut::new(buf.get_mut(..head).unwrap_or_default()),
+        );
         Ok((head, tail))
     }
 
@@ -554,11 +572,10 @@ impl<'a> Packet<'a> {
     /// [`EncodeToError::Encode`] if the packet is refused (nothing was written), or
     /// [`EncodeToError::Write`] if the writer failed part way.
     pub fn encode_to<W: embedded_io::Write>(&self, w: &mut W) -> Result<usize, EncodeToError<W::Error>> {
-        let mut counter = SliceOut::new(&mut []);
-        let rem = self.prepare::<true, false>(&mut counter)?;
-        self.write::<_, true>(rem, &mut WriteOut(w))
+        let head = self.head::<true, false>()?;
+        self.write::<_, true>(head, &mut WriteOut(w))
             .map_err(EncodeToError::Write)?;
-        Ok(counter.position())
+        Ok(1 + wire::remaining_len_size(head.1) + head.1)
     }
 }
 

@@ -74,6 +74,13 @@ impl<'a> Publish<'a> {
         Ok(())
     }
 
+    /// The Remaining Length: topic, packet identifier (QoS 1 and 2), payload. (Cannot
+    /// overflow: the topic is at most 65,535 bytes and the payload is a slice in memory.)
+    pub(crate) fn body_len(&self) -> usize {
+        let id = if self.delivery.packet_id().is_some() { 2 } else { 0 };
+        2 + id + self.topic.as_bytes().len() + self.payload.len()
+    }
+
     pub(crate) fn write<O: Out>(&self, o: &mut O) -> Result<(), O::Error> {
         o.put_field(self.topic.as_bytes())?;
         if let Some(id) = self.delivery.packet_id() {

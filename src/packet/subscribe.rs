@@ -60,6 +60,8 @@ mod sealed {
         fn parse(r: &mut Reader<'a>) -> Result<Self, DecodeError>;
         /// Writes the entry.
         fn write<O: Out>(&self, o: &mut O) -> Result<(), O::Error>;
+        /// How many bytes [`write`](Self::write) writes.
+        fn wire_len(&self) -> usize;
         /// The next entry of bytes the decoder has already validated, or `None` at the end.
         fn next_decoded(bytes: &mut &'a [u8]) -> Option<Self> {
             let mut r = Reader(bytes);
@@ -88,6 +90,9 @@ impl<'a> sealed::EntryCodec<'a> for Subscription<'a> {
         o.put_field(self.filter.as_bytes())?;
         o.put_u8(self.qos.as_u8())
     }
+    fn wire_len(&self) -> usize {
+        3 + self.filter.as_bytes().len()
+    }
     fn next_decoded(bytes: &mut &'a [u8]) -> Option<Self> {
         // Validated when decoded: the filter's rules are not checked a second time.
         let mut r = Reader(bytes);
@@ -104,6 +109,9 @@ impl<'a> sealed::EntryCodec<'a> for TopicFilter<'a> {
     }
     fn write<O: Out>(&self, o: &mut O) -> Result<(), O::Error> {
         o.put_field(self.as_bytes())
+    }
+    fn wire_len(&self) -> usize {
+        2 + self.as_bytes().len()
     }
     fn next_decoded(bytes: &mut &'a [u8]) -> Option<Self> {
         // Validated when decoded: the filter's rules are not checked a second time.
@@ -124,6 +132,9 @@ impl<'a> sealed::EntryCodec<'a> for SubAckReturnCode {
     }
     fn write<O: Out>(&self, o: &mut O) -> Result<(), O::Error> {
         o.put_u8(self.as_u8())
+    }
+    fn wire_len(&self) -> usize {
+        1
     }
     fn next_decoded(bytes: &mut &'a [u8]) -> Option<Self> {
         let (&b, rest) = bytes.split_first()?;
@@ -210,6 +221,15 @@ impl<'a, T: Entry<'a>> Entries<'a, T> {
             return Err(EncodeError::EmptyPayload);
         }
         Ok(())
+    }
+
+    /// How many bytes [`write`](Self::write) writes (saturating: a list too long to encode
+    /// is refused by the caller's size check).
+    pub(crate) fn wire_len(&self) -> usize {
+        match self.repr {
+            Repr::Wire { bytes, .. } => bytes.len(),
+            Repr::Slice(s) => s.iter().fold(0, |n: usize, e| n.saturating_add(e.wire_len())),
+        }
     }
 
     pub(crate) fn write<O: Out>(&self, o: &mut O) -> Result<(), O::Error> {
@@ -377,6 +397,10 @@ macro_rules! list_packet {
             }
             pub(crate) fn validate(&self) -> Result<(), EncodeError> {
                 self.$field.validate()
+            }
+            /// The Remaining Length: the packet identifier and the list.
+            pub(crate) fn body_len(&self) -> usize {
+                self.$field.wire_len().saturating_add(2)
             }
             pub(crate) fn write<O: Out>(&self, o: &mut O) -> Result<(), O::Error> {
                 o.put_u16(self.packet_id.get())?;

@@ -22,7 +22,7 @@ impl<const N: usize, const S: usize> Session<N, S> {
             return Err(ProtocolError::AlreadyConnected);
         }
         // A CONNECT the encoder would refuse changes nothing.
-        connect.validate()?;
+        connect.check()?;
         if connect.clean_session {
             self.pending.clear();
             self.store.clear();
