@@ -4,7 +4,7 @@
 #
 #   scripts/bench.sh            full run (about 6 minutes + build): results in docs/bench/
 #   scripts/bench.sh --quick    smoke run (about a minute + build): results in target/bench/
-#   scripts/bench.sh [--quick] [--out DIR] [--features perf] [-- CRITERION ARGS...]
+#   scripts/bench.sh [--quick] [--out DIR] [-- CRITERION ARGS...]
 #
 # The bench crate is outside umqtt's package (bench/Cargo.toml), so the peers are built only
 # here. Criterion keeps its estimates under bench/target/criterion; bench_table.py collects
@@ -16,13 +16,11 @@ cd "$(dirname "$0")/.."
 
 mode=full
 out=""
-features=()
 extra=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --quick) mode=quick ;;
         --out) out="$2"; shift ;;
-        --features) features=(--features "$2"); shift ;;
         --) shift; extra=("$@"); break ;;
         -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
         *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
@@ -40,13 +38,13 @@ else
     out=${out:-docs/bench}
     label="full run"
 fi
-label="$label, umqtt ${features[1]:-default features}"
+label="$label, umqtt default features"
 
 # Old estimates of benchmarks that no longer exist would end up in the table: start clean.
 rm -rf bench/target/criterion
 
 start=$(date +%s)
-cargo bench --locked --manifest-path bench/Cargo.toml "${features[@]}" --bench codec -- "${timing[@]}" "${extra[@]}"
+cargo bench --locked --manifest-path bench/Cargo.toml --bench codec -- "${timing[@]}" "${extra[@]}"
 end=$(date +%s)
 echo "bench runtime: $((end - start)) s"
 

@@ -4,7 +4,6 @@
 # runs out of memory. See fuzz/README.md.
 #
 #   scripts/fuzz.sh [seconds] [target...]     e.g. scripts/fuzz.sh 300 decode
-#   FUZZ_FEATURES=perf scripts/fuzz.sh ...    the same against umqtt's `perf` build
 #
 # The seeds are copied to a temporary corpus, so new inputs found during the run do not end
 # up in the repository. A crashing input is saved under fuzz/artifacts/<target>/ (ignored by
@@ -36,11 +35,9 @@ if [ ${#targets[@]} -eq 0 ]; then
     mapfile -t targets < <(cd fuzz && cargo +nightly fuzz list)
 fi
 
-features=()
-if [ -n "${FUZZ_FEATURES:-}" ]; then features=(--features "$FUZZ_FEATURES"); fi
 
-step "cargo +nightly fuzz build (${targets[*]}${FUZZ_FEATURES:+, features $FUZZ_FEATURES})"
-(cd fuzz && cargo +nightly fuzz build "${features[@]}")
+step "cargo +nightly fuzz build (${targets[*]})"
+(cd fuzz && cargo +nightly fuzz build)
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
@@ -59,7 +56,7 @@ for t in "${targets[@]}"; do
     log="$work/$t.log"
     start=$(date +%s)
     set +e
-    (cd fuzz && cargo +nightly fuzz run "${features[@]}" "$t" "$corpus" -- \
+    (cd fuzz && cargo +nightly fuzz run "$t" "$corpus" -- \
         -max_total_time="$secs" -dict="$dict" -timeout=10 -print_final_stats=1) >"$log" 2>&1
     status=$?
     set -e

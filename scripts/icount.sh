@@ -4,8 +4,8 @@
 # +-30 %). Uses the workloads of bench/benches/codec.rs (its ICOUNT mode), for umqtt, the
 # four peers and memcpy (encode rows).
 #
-#   scripts/icount.sh                 umqtt's default build
-#   scripts/icount.sh --features perf umqtt's `perf` build (cargo bench flags)
+#   scripts/icount.sh                 umqtt's default build (the only one since the `perf`
+#                                     feature stopped selecting a second encoder)
 #
 # Each number is (instructions of 2n runs - instructions of n runs) / n, so the setup cancels.
 # It includes the bench's black_box and its read of every field. mqttbytes' decode also

@@ -38,7 +38,7 @@ WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 
 # One cargo invocation per variant, so no variant's dependency features leak into another.
-VARIANTS=(size-empty size-umqtt-codec size-umqtt-codec-any size-umqtt-codec-perf size-umqtt-client size-umqtt-client-perf size-umqtt-client-store size-umqtt-client-nor size-mqttrs-codec size-minimq-client size-rust-mqtt-client)
+VARIANTS=(size-empty size-umqtt-codec size-umqtt-codec-any size-umqtt-client size-umqtt-client-store size-umqtt-client-nor size-mqttrs-codec size-minimq-client size-rust-mqtt-client)
 REQUIRED=(size-empty size-umqtt-codec size-umqtt-client)
 FAILED=()
 for pkg in "${VARIANTS[@]}" type-sizes; do

@@ -61,8 +61,6 @@ step "fuzz crate lints (stable)"
 cargo clippy --manifest-path fuzz/Cargo.toml --all-targets -- -D warnings
 step "fuzz every target for 30 s (nightly, cargo-fuzz)"
 bash scripts/fuzz.sh 30
-step "fuzz the codec targets of the perf build for 20 s each"
-FUZZ_FEATURES=perf bash scripts/fuzz.sh 20 decode roundtrip
 
 # --- the README demo, against a private mosquitto -------------------------------------------
 step "demo (cargo run --features std --example demo)"

@@ -172,9 +172,7 @@ VARIANTS = [
     ("size-empty", "empty firmware (baseline)", "-"),
     ("size-umqtt-codec", "(a) umqtt codec", "encode CONNECT (with will, user name and password), PUBLISH QoS 1, SUBSCRIBE; decode CONNACK, PUBLISH, SUBACK (with `encode_from_client` and `decode_from_server`, as a client does)"),
     ("size-umqtt-codec-any", "(a′) umqtt codec, general `decode` and `encode`", "job (a) with the general `decode` and `encode` (all fourteen parsers and writers linked)"),
-    ("size-umqtt-codec-perf", "(a″) umqtt codec, feature `perf`", "job (a), built with the speed-first `perf` feature"),
     ("size-umqtt-client", "(b) umqtt codec + MqttClient", "connect, subscribe, publish QoS 1, wait_msg + callback, ping, disconnect"),
-    ("size-umqtt-client-perf", "(b″) umqtt codec + MqttClient, feature `perf`", "job (b), built with the speed-first `perf` feature"),
     ("size-umqtt-client-store", "(b‴) umqtt codec + MqttClient + session store", "job (b) with `set_store(RamStore)`: every change written to the store before its packet"),
     ("size-umqtt-client-nor", "(b⁗) umqtt codec + MqttClient + NorFlashStore", "job (b) with `set_store(NorFlashStore)` over two 4 KiB sectors (a NOR flash in RAM standing in for the HAL's)"),
     ("size-mqttrs-codec", "(c) mqttrs 0.4 codec", "job (a)"),
@@ -404,8 +402,7 @@ How the jobs are kept honest:
 * (a) decodes with `decode_from_server` and encodes with `encode_from_client`, the pair a
   client uses: they leave out the parsers of the five packets only a client sends and the
   CONNACK and SUBACK writers. (a′) is the same job with the general `decode` and `encode`,
-  for a like-for-like view of the whole codec; (a″) and (b″) are (a) and (b)
-  built with the speed-first `perf` feature (per-type encoders, word-at-a-time scans).
+  for a like-for-like view of the whole codec.
 * The codec jobs (a) and (c) use the same packets and bytes: CONNECT (client id, keep-alive
   60, clean session), PUBLISH QoS 1 to `sensors/temp`, SUBSCRIBE `cmd/#` QoS 1; decoding
   CONNACK, a QoS 1 PUBLISH on `cmd/led` and a SUBACK. All encodes go through one `send`
