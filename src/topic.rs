@@ -116,21 +116,20 @@ fn wildcard_rules(s: &str, found: u32) -> Result<(), TopicError> {
         return Ok(());
     }
     // A wildcard must be a whole level: preceded by `/` (or the start), and `+` followed by
-    // `/` (or the end), `#` by nothing at all ([MQTT-4.7.1-2], [MQTT-4.7.1-3]). Judged pairwise
-    // on each byte and the one before it.
+    // `/` (or the end), `#` by nothing at all ([MQTT-4.7.1-2], [MQTT-4.7.1-3]). Only the
+    // neighbours of each wildcard are looked at; the loop itself is one test a byte.
     // (`c | 8 == b'+'` holds for `+` (0x2B) and `#` (0x23) only.)
-    let wild = |c: u8| c | 8 == b'+';
-    let mut prev = b'/';
-    for &b in s.as_bytes() {
-        let misplaced = if wild(prev) {
-            prev == b'#' || b != b'/'
-        } else {
-            wild(b) && prev != b'/'
-        };
+    let bytes = s.as_bytes();
+    for (i, &c) in bytes.iter().enumerate() {
+        if c | 8 != b'+' {
+            continue;
+        }
+        let before = if i == 0 { Some(&b'/') } else { bytes.get(i - 1) };
+        let after = bytes.get(i + 1);
+        let misplaced = before != Some(&b'/') || (after.is_some() && (c == b'#' || after != Some(&b'/')));
         if misplaced {
             return Err(TopicError::MisplacedWildcard);
         }
-        prev = b;
     }
     Ok(())
 }
@@ -298,9 +297,9 @@ impl<'a> Reader<'a> {
     }
 
     /// A topic filter (3.8.3, 3.10.3): a [`string`](Reader::string) that is also a valid
-    /// [`TopicFilter`].
-    pub fn topic_filter(&mut self) -> Result<TopicFilter<'a>, DecodeError> {
-        let (s, found) = self.scanned_string(WILDCARD)?;
+    /// [`TopicFilter`]. `text` as for [`Reader::list_string`].
+    pub fn topic_filter(&mut self, text: Option<&'a str>) -> Result<TopicFilter<'a>, DecodeError> {
+        let (s, found) = self.list_string(WILDCARD, text)?;
         if s.is_empty() {
             return Err(DecodeError::EmptyTopic);
         }
@@ -456,11 +455,11 @@ mod tests {
             let input = with_len(bytes);
             assert_eq!(Reader(&input).topic_name(), Err(name_err), "name {bytes:?}");
             if let Some(e) = filter_err {
-                assert_eq!(Reader(&input).topic_filter(), Err(e), "filter {bytes:?}");
+                assert_eq!(Reader(&input).topic_filter(None), Err(e), "filter {bytes:?}");
             }
         }
         let input = with_len(b"a/+/#");
-        assert_eq!(Reader(&input).topic_filter().map(|f| f.as_str()), Ok("a/+/#"));
+        assert_eq!(Reader(&input).topic_filter(None).map(|f| f.as_str()), Ok("a/+/#"));
         assert_eq!(
             Reader(&with_len(b"a/b")).topic_name().map(|t| t.as_str()),
             Ok("a/b")

@@ -104,10 +104,13 @@ impl<'a> Reader<'a> {
     }
 
     /// A string this decoder has already validated (a list entry read again while
-    /// iterating): only its UTF-8 is checked again, which safe code cannot skip; the U+0000
-    /// scan and the topic rules are not repeated.
-    pub fn validated_str(&mut self) -> Option<&'a str> {
-        core::str::from_utf8(self.binary().ok()?).ok()
+    /// iterating): the U+0000 scan and the topic rules are not repeated, and its text is cut
+    /// from `text` as in [`list_string`](Self::list_string) (UTF-8 is checked again only
+    /// without it).
+    pub fn validated_str(&mut self, text: Option<&'a str>) -> Option<&'a str> {
+        let at = field_start(text, self.0);
+        let bytes = self.binary().ok()?;
+        text_of(bytes, text, at).ok()
     }
 
     /// A [`string`](Self::string), with what [`scan`] found in it (`also` as for [`scan`]), so
@@ -115,17 +118,46 @@ impl<'a> Reader<'a> {
     /// is checked before UTF-8: it takes precedence whatever the order of the bytes.
     #[inline(always)]
     pub fn scanned_string(&mut self, also: u32) -> Result<(&'a str, u32), DecodeError> {
+        self.list_string(also, None)
+    }
+
+    /// A [`scanned_string`](Self::scanned_string) in a list payload (SUBSCRIBE,
+    /// UNSUBSCRIBE) that was checked as UTF-8 as a whole: `text` is the whole payload as
+    /// text, and the reader's input is its end. The field's text is then cut from `text`,
+    /// which checks two character boundaries instead of every byte. Without `text`, or when a
+    /// cut falls inside a character (the field alone is not UTF-8), the field is validated on
+    /// its own, so the errors are the same either way.
+    #[inline(always)]
+    pub fn list_string(&mut self, also: u32, text: Option<&'a str>) -> Result<(&'a str, u32), DecodeError> {
+        let at = field_start(text, self.0);
         let bytes = self.binary()?;
         let found = scan(bytes, also);
         if found & NUL != 0 {
             return Err(DecodeError::NullCharacter);
         }
-        // `core::str::from_utf8` rejects encoded surrogates (ED A0..BF xx) and overlong forms.
-        let Ok(s) = core::str::from_utf8(bytes) else {
-            return Err(DecodeError::InvalidUtf8);
-        };
-        Ok((s, found))
+        Ok((text_of(bytes, text, at)?, found))
     }
+}
+
+/// Where the data of the length-prefixed field at the start of `input` begins in `text`, of
+/// which `input` is the end (0 without `text`).
+#[inline(always)]
+fn field_start(text: Option<&str>, input: &[u8]) -> usize {
+    text.map_or(0, |t| t.len().saturating_sub(input.len()) + 2)
+}
+
+/// `bytes` as text: cut from `text` at `at` when both ends are character boundaries there,
+/// otherwise validated.
+#[inline(always)]
+fn text_of<'a>(bytes: &'a [u8], text: Option<&'a str>, at: usize) -> Result<&'a str, DecodeError> {
+    // (The cut must be the very bytes of the field, which one pointer comparison confirms.)
+    if let Some(s) = text.and_then(|t| t.get(at..at + bytes.len()))
+        && core::ptr::eq(s.as_bytes(), bytes)
+    {
+        return Ok(s);
+    }
+    // `core::str::from_utf8` rejects encoded surrogates (ED A0..BF xx) and overlong forms.
+    core::str::from_utf8(bytes).map_err(|_| DecodeError::InvalidUtf8)
 }
 
 /// Runs `parser` over a whole packet body and requires it to consume every byte.

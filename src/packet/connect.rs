@@ -110,7 +110,7 @@ impl<'a> Connect<'a> {
         }
         if let Some(w) = &self.will {
             // (The topic is a `TopicName`, at most 65,535 bytes by construction.)
-            n += 4 + w.topic.as_bytes().len() + check_len(w.message.len())?;
+            n += 4 + w.topic.len() + check_len(w.message.len())?;
         }
         // A password needs a user name. Judged before the user name's own checks: only a
         // missing user name breaks this rule and only a present one can break those, so the
@@ -153,7 +153,7 @@ impl<'a> Connect<'a> {
         let mut n = 12 + self.client_id.len();
         if let Some(w) = &self.will {
             n = n
-                .saturating_add(4 + w.topic.as_bytes().len())
+                .saturating_add(4 + w.topic.len())
                 .saturating_add(w.message.len());
         }
         if let Some(u) = self.username {

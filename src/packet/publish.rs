@@ -78,7 +78,7 @@ impl<'a> Publish<'a> {
     /// overflow: the topic is at most 65,535 bytes and the payload is a slice in memory.)
     pub(crate) fn body_len(&self) -> usize {
         let id = if self.delivery.packet_id().is_some() { 2 } else { 0 };
-        2 + id + self.topic.as_bytes().len() + self.payload.len()
+        2 + id + self.topic.len() + self.payload.len()
     }
 
     pub(crate) fn write<O: Out>(&self, o: &mut O) -> Result<(), O::Error> {
