@@ -393,38 +393,48 @@ impl<'a> Packet<'a> {
     /// writing; the lengths are added up, not counted by a dry run of the writer.
     #[inline]
     fn head<const ALL: bool, const CLIENT: bool>(&self) -> Result<(u8, usize), EncodeError> {
-        let t = self.packet_type();
-        let mut first = ((t as u8) << 4) | PacketType::fixed_flags(t as u8);
-        let rem = match self {
+        use PacketType as T;
+        // Byte 0 of each type: its number and its required flags (a PUBLISH adds its own).
+        const fn b0(t: T) -> u8 {
+            ((t as u8) << 4) | T::fixed_flags(t as u8)
+        }
+        let (first, rem) = match self {
             Self::ConnAck(_) | Self::SubAck(_) | Self::UnsubAck(_) | Self::PingResp if CLIENT => {
                 return Err(EncodeError::ServerOnlyPacket);
             }
-            Self::Connect(c) => c.check()?,
+            Self::Connect(c) => (b0(T::Connect), c.check()?),
             Self::Publish(p) => {
                 p.validate()?;
-                first |= p.flags();
-                p.body_len()
+                (b0(T::Publish) | p.flags(), p.body_len())
             }
             Self::Subscribe(s) => {
                 s.validate()?;
-                s.body_len()
+                (b0(T::Subscribe), s.body_len())
             }
             Self::Unsubscribe(u) => {
                 u.validate()?;
-                u.body_len()
+                (b0(T::Unsubscribe), u.body_len())
             }
             Self::ConnAck(c) if ALL => {
                 c.validate()?;
-                2
+                (b0(T::ConnAck), 2)
             }
             Self::SubAck(s) if ALL => {
                 s.validate()?;
-                s.body_len()
+                (b0(T::SubAck), s.body_len())
             }
-            Self::PubAck(_) | Self::PubRec(_) | Self::PubRel(_) | Self::PubComp(_) | Self::UnsubAck(_) => 2,
+            Self::PubAck(_) => (b0(T::PubAck), 2),
+            Self::PubRec(_) => (b0(T::PubRec), 2),
+            Self::PubRel(_) => (b0(T::PubRel), 2),
+            Self::PubComp(_) => (b0(T::PubComp), 2),
+            Self::UnsubAck(_) => (b0(T::UnsubAck), 2),
+            Self::PingReq => (b0(T::PingReq), 0),
+            Self::PingResp => (b0(T::PingResp), 0),
+            Self::Disconnect => (b0(T::Disconnect), 0),
             // (CONNACK and SUBACK arrive here only without `ALL`, whose callers never
             // encode them: `write_body` writes nothing for them then.)
-            Self::PingReq | Self::PingResp | Self::Disconnect | Self::ConnAck(_) | Self::SubAck(_) => 0,
+            Self::ConnAck(_) => (b0(T::ConnAck), 0),
+            Self::SubAck(_) => (b0(T::SubAck), 0),
         };
         if rem > MAX_REMAINING_LEN {
             return Err(EncodeError::PacketTooLarge);
