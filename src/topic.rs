@@ -284,7 +284,14 @@ impl<'a> Reader<'a> {
     /// A topic name (3.3.2.1, 3.1.3.2): a [`string`](Reader::string) that is also a valid
     /// [`TopicName`].
     pub fn topic_name(&mut self) -> Result<TopicName<'a>, DecodeError> {
-        let (s, found) = self.scanned_string(WILDCARD)?;
+        self.topic_name_in(None)
+    }
+
+    /// [`topic_name`](Self::topic_name) in a payload checked as UTF-8 as a whole (`text` as
+    /// for [`Reader::string_in`]).
+    #[inline(always)]
+    pub fn topic_name_in(&mut self, text: Option<&'a str>) -> Result<TopicName<'a>, DecodeError> {
+        let (s, found) = self.string_in(WILDCARD, text)?;
         // A decoded string is at most 65,535 bytes and free of U+0000 already: emptiness and
         // wildcards are what is left of the rules (4.7.3).
         if s.is_empty() {
@@ -297,9 +304,9 @@ impl<'a> Reader<'a> {
     }
 
     /// A topic filter (3.8.3, 3.10.3): a [`string`](Reader::string) that is also a valid
-    /// [`TopicFilter`]. `text` as for [`Reader::list_string`].
+    /// [`TopicFilter`]. `text` as for [`Reader::string_in`].
     pub fn topic_filter(&mut self, text: Option<&'a str>) -> Result<TopicFilter<'a>, DecodeError> {
-        let (s, found) = self.list_string(WILDCARD, text)?;
+        let (s, found) = self.string_in(WILDCARD, text)?;
         if s.is_empty() {
             return Err(DecodeError::EmptyTopic);
         }

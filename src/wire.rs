@@ -105,7 +105,7 @@ impl<'a> Reader<'a> {
 
     /// A string this decoder has already validated (a list entry read again while
     /// iterating): the U+0000 scan and the topic rules are not repeated, and its text is cut
-    /// from `text` as in [`list_string`](Self::list_string) (UTF-8 is checked again only
+    /// from `text` as in [`string_in`](Self::string_in) (UTF-8 is checked again only
     /// without it).
     pub fn validated_str(&mut self, text: Option<&'a str>) -> Option<&'a str> {
         let at = field_start(text, self.0);
@@ -118,17 +118,17 @@ impl<'a> Reader<'a> {
     /// is checked before UTF-8: it takes precedence whatever the order of the bytes.
     #[inline(always)]
     pub fn scanned_string(&mut self, also: u32) -> Result<(&'a str, u32), DecodeError> {
-        self.list_string(also, None)
+        self.string_in(also, None)
     }
 
-    /// A [`scanned_string`](Self::scanned_string) in a list payload (SUBSCRIBE,
+    /// A [`scanned_string`](Self::scanned_string) in a payload (CONNECT, SUBSCRIBE,
     /// UNSUBSCRIBE) that was checked as UTF-8 as a whole: `text` is the whole payload as
     /// text, and the reader's input is its end. The field's text is then cut from `text`,
     /// which checks two character boundaries instead of every byte. Without `text`, or when a
     /// cut falls inside a character (the field alone is not UTF-8), the field is validated on
     /// its own, so the errors are the same either way.
     #[inline(always)]
-    pub fn list_string(&mut self, also: u32, text: Option<&'a str>) -> Result<(&'a str, u32), DecodeError> {
+    pub fn string_in(&mut self, also: u32, text: Option<&'a str>) -> Result<(&'a str, u32), DecodeError> {
         let at = field_start(text, self.0);
         let bytes = self.binary()?;
         let found = scan(bytes, also);

@@ -59,14 +59,14 @@ mod sealed {
         /// Whether an entry holds a string (then a decoded list is checked as UTF-8 as a
         /// whole first: see `Entries::parse`).
         const TEXT: bool = true;
-        /// Parses and validates one entry (`text` as for [`Reader::list_string`]).
+        /// Parses and validates one entry (`text` as for [`Reader::string_in`]).
         fn parse(r: &mut Reader<'a>, text: Option<&'a str>) -> Result<Self, DecodeError>;
         /// Writes the entry.
         fn write<O: Out>(&self, o: &mut O) -> Result<(), O::Error>;
         /// How many bytes [`write`](Self::write) writes.
         fn wire_len(&self) -> usize;
         /// The next entry of bytes the decoder has already validated, or `None` at the end
-        /// (`text`: the whole list as text, if it is UTF-8, as for [`Reader::list_string`]).
+        /// (`text`: the whole list as text, if it is UTF-8, as for [`Reader::string_in`]).
         fn next_decoded(bytes: &mut &'a [u8], text: Option<&'a str>) -> Option<Self> {
             let mut r = Reader(bytes);
             let e = Self::parse(&mut r, text).ok()?;
@@ -214,7 +214,7 @@ impl<'a, T: Entry<'a>> Entries<'a, T> {
     /// Parses a whole payload as a non-empty list, validating every entry.
     ///
     /// The payload is first checked as UTF-8 as a whole, in one pass: when it is, each
-    /// filter's text is cut out of it (see [`Reader::list_string`]) instead of being
+    /// filter's text is cut out of it (see [`Reader::string_in`]) instead of being
     /// validated on its own (callgrind, SUBSCRIBE with 4 filters decoded and iterated:
     /// 3351 -> 2624 instructions, and 2344 with the wildcard check below).
     pub(crate) fn parse(r: &mut Reader<'a>, empty: DecodeError) -> Result<Self, DecodeError> {
