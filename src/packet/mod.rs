@@ -492,7 +492,7 @@ impl<'a> Packet<'a> {
     }
 
     /// Check, size, then write into exactly the packet's bytes of `buf`: the one encoder
-    /// behind [`encode`](Self::encode) and [`encode_from_client`] (see [`check`](Self::check)
+    /// behind [`encode`](Self::encode) and [`encode_from_client`] (see [`head`](Self::head)
     /// for `ALL` and `CLIENT`).
     #[inline(always)]
     fn encode_as<const ALL: bool, const CLIENT: bool>(&self, buf: &mut [u8]) -> Result<usize, EncodeError> {
