@@ -217,7 +217,7 @@ pub(crate) fn check_str(s: &str) -> Result<usize, EncodeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::packet::test_util::{emit, parse};
+    use crate::packet::test_util::{emit, fixed_header, parse};
     use crate::packet::{Packet, decode};
 
     static PACKET_BYTES: [u8; 32] = [
@@ -297,12 +297,7 @@ mod tests {
         // completes the client id's "é", so the payload is UTF-8 as a whole, the id is not.
         let topic_len = 0xa941usize;
         let rem = 10 + 4 + 2 + topic_len + 2;
-        let mut bytes = std::vec![
-            0x10,
-            0x80 | (rem & 0x7f) as u8,
-            0x80 | (rem >> 7 & 0x7f) as u8,
-            (rem >> 14) as u8,
-        ];
+        let mut bytes = fixed_header(0x10, rem);
         bytes.extend_from_slice(&[0, 4, b'M', b'Q', b'T', b'T', 4, 0x06, 0, 60]);
         bytes.extend_from_slice(&[0x00, 0x02, b'a', 0xc3, 0xa9, 0x41]);
         bytes.resize(bytes.len() + topic_len, b'x');

@@ -630,7 +630,15 @@ impl<'a> From<SubAck<'a>> for Packet<'a> {
 pub(crate) mod test_util {
     use super::{Packet, decode};
     use crate::status::Status;
+    use crate::wire::{SliceOut, put_remaining_len, remaining_len_size};
     use std::vec::Vec;
+
+    /// Byte 0 and the Remaining Length `rem`, for tests that build a long packet by hand.
+    pub(crate) fn fixed_header(first: u8, rem: usize) -> Vec<u8> {
+        let mut bytes = std::vec![first; 1 + remaining_len_size(rem)];
+        let Ok(()) = put_remaining_len(&mut SliceOut::new(&mut bytes[1..]), rem);
+        bytes
+    }
 
     /// Encodes `p` into a buffer poisoned with 0xa5 and four bytes longer than needed; checks
     /// that the length matches `encoded_len` and that nothing past it was written.

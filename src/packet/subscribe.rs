@@ -206,9 +206,15 @@ impl<'a, T: Entry<'a>> Entries<'a, T> {
         }
     }
 
-    /// The first entry, if any.
+    /// The first entry, if any. (Read on its own: the whole list is not checked as UTF-8
+    /// first, as [`iter`](Self::iter) does to read every entry.)
     pub fn first(&self) -> Option<T> {
-        self.iter().next()
+        EntriesIter {
+            repr: self.repr,
+            text: None,
+            _t: PhantomData,
+        }
+        .next()
     }
 
     /// Parses a whole payload as a non-empty list, validating every entry.
@@ -440,7 +446,7 @@ list_packet!(Unsubscribe, topics, Unsubscribe);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::packet::test_util::{emit, parse};
+    use crate::packet::test_util::{emit, fixed_header, parse};
     use crate::packet::{Packet, decode};
     use crate::types::PacketType;
 
@@ -515,6 +521,7 @@ mod tests {
                 panic!("not a SUBSCRIBE")
             };
             assert!(decoded.topics.iter().eq(subs.iter().copied()), "{filters:?}");
+            assert_eq!(decoded.topics.first(), Some(subs[0]), "{filters:?}");
         }
 
         // UNSUBSCRIBE ["a" + 0xc3, 43329 x 'x']: the second length (0xa9 0x41) completes
@@ -522,13 +529,7 @@ mod tests {
         // is not.
         let second = 0xa941usize;
         let rem = 2 + 4 + 2 + second;
-        let len = [
-            0x80 | (rem & 0x7f) as u8,
-            0x80 | (rem >> 7 & 0x7f) as u8,
-            (rem >> 14) as u8,
-        ];
-        let mut bytes = std::vec![0xa2];
-        bytes.extend_from_slice(&len);
+        let mut bytes = fixed_header(0xa2, rem);
         bytes.extend_from_slice(&[0x00, 0x05, 0x00, 0x02, b'a', 0xc3, 0xa9, 0x41]);
         bytes.resize(bytes.len() + second, b'x');
         assert!(core::str::from_utf8(&bytes[6..]).is_ok());
